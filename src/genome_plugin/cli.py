@@ -1,0 +1,78 @@
+"""The ``genome-plugin`` command. Each subcommand is a module in :mod:`genome_plugin.commands`.
+
+A command module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``.
+Errors print one line (``genome-plugin <command>: error: ...``) and exit non-zero; ``--verbose``
+shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+import traceback
+from collections.abc import Sequence
+
+from genome_plugin import __version__, commands
+
+__all__ = ["build_parser", "main"]
+
+EXIT_INPUT_ERROR = 2
+EXIT_INTERNAL_ERROR = 3
+
+
+def _command_modules() -> list:
+    names = sorted(m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_"))
+    return [importlib.import_module(f"{commands.__name__}.{n}") for n in names]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", help="log details and show tracebacks on error")
+    common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors; no progress bars")
+    parser = argparse.ArgumentParser(
+        prog="genome-plugin",
+        description="Predict genome tracks and score variants with sequence-to-function models.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"genome-plugin {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in _command_modules():
+        command = sub.add_parser(
+            module.NAME, help=module.HELP, description=module.__doc__ or module.HELP, parents=[common],
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
+        module.add_arguments(command)
+        command.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="genome-plugin: %(levelname)s: %(message)s", stream=sys.stderr)
+    for noisy in ("jax", "absl", "matplotlib", "h5py", "numexpr", "orbax"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"genome-plugin {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # every error becomes one line; --verbose adds the traceback
+        from genome_plugin.errors import GenomePluginError
+
+        if args.verbose:
+            traceback.print_exc()
+        user_error = isinstance(err, GenomePluginError | ValueError | FileNotFoundError | KeyError | OSError)
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if not user_error:
+            message = f"internal error ({type(err).__name__}): {message} (rerun with --verbose for the traceback)"
+        print(f"genome-plugin {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_INPUT_ERROR if user_error else EXIT_INTERNAL_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""List the loaded plugins (built-in and installed) and what each registered."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+NAME = "plugins"
+HELP = "list loaded plugins and the models, scorers and writers each registered"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def run(args: argparse.Namespace) -> int:
+    from genome_plugin.plugins import get_plugins
+
+    plugins = get_plugins()
+    if args.json:
+        print(json.dumps(plugins, indent=2))
+        return 0
+    for plugin in plugins:
+        origin = "built-in" if plugin["builtin"] else plugin["package"]
+        print(f"{plugin['name']}  ({origin})")
+        for kind in ("models", "scorers", "writers"):
+            if plugin.get(kind):
+                print(f"    {kind}: {', '.join(plugin[kind])}")
+    return 0

@@ -1,0 +1,22 @@
+"""Errors that reach users: one line that names the file, the record and what is wrong."""
+
+from __future__ import annotations
+
+
+class GenomePluginError(Exception):
+    """A problem with the user's input or set-up, reported as one line by the CLI."""
+
+
+class InputError(GenomePluginError, ValueError):
+    """Bad input data: the message names the file, the line or record, and what is wrong."""
+
+    def __init__(self, message: str, *, path: object = None, line: int | None = None) -> None:
+        where = ""
+        if path is not None:
+            where = f"{path}"
+            if line is not None:
+                where += f", line {line}"
+            where += ": "
+        super().__init__(where + message)
+        self.path = path
+        self.line = line
