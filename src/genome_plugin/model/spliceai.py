@@ -1,0 +1,462 @@
+"""SpliceAI-10k in Flax NNX, and its trained weights read from the installed ``spliceai`` package.
+
+This module owns three things:
+
+- the network (Jaganathan et al., Cell 2019): a 1x1 convolution 4 -> 32 and a 1x1 skip
+  convolution, 16 pre-activation residual units (BN, ReLU, conv, BN, ReLU, conv, add) in four
+  groups with kernel/dilation 11/1, 11/4, 21/10, 41/25, each group's 1x1 convolution summed into
+  the skip path, and a 1x1 convolution to (none, acceptor, donor) with a softmax;
+- the weight reader: the five Keras 2.0.5 ``.h5`` files of the ``spliceai`` package are read with
+  h5py (no TensorFlow or Keras at run time) and mapped onto the NNX parameter tree;
+- the user-cache conversion: the five models are converted once to one ``.npz`` stored with a
+  SHA-256 manifest under the user cache directory, verified on every load.
+
+All convolutions are computed *valid* (unpadded): an input of ``S`` bases gives ``S - 2 * flank``
+outputs (``flank`` = 5,000 for SpliceAI-10k), exactly the positions the Keras model keeps after
+its ``Cropping1D``. Keras pads every layer with zeros and then crops; the cropped outputs never
+see those zeros (the receptive field is exactly +/- ``flank``), so both give the same values and
+the valid form skips a third of the work. Inputs of any length work: callers add ``flank`` bases
+of context (or N) on each side.
+
+The trained weights are licensed CC BY-NC 4.0 (academic and non-commercial use) by their authors;
+we read them from the user's installation of the package and never redistribute them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from importlib import metadata
+from pathlib import Path
+
+import h5py
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from genome_plugin.errors import GenomePluginError
+
+__all__ = [
+    "INSTALL_HINT",
+    "SPLICEAI_VERSION",
+    "SpliceAI",
+    "SpliceAIConfig",
+    "SpliceAIEnsemble",
+    "SpliceAIWeightsError",
+    "build_member",
+    "cache_dir",
+    "keras_weight_files",
+    "load_ensemble",
+    "read_keras_h5",
+]
+
+SPLICEAI_VERSION = "1.3.1"
+INSTALL_HINT = (
+    f"install the package that ships the trained weights with `pip install --no-deps spliceai=={SPLICEAI_VERSION}` "
+    "(only its data files are used; TensorFlow and Keras are not needed)"
+)
+# Bump when the cached array layout changes, so stale caches are rebuilt rather than misread.
+_CACHE_FORMAT = 1
+# NNX BatchNorm variable names and their Keras counterparts.
+_BATCH_NORM_NAMES = (("scale", "gamma"), ("bias", "beta"), ("mean", "moving_mean"), ("var", "moving_variance"))
+
+
+class SpliceAIWeightsError(GenomePluginError):
+    """The trained SpliceAI weights are missing, unreadable or do not match the architecture."""
+
+
+@dataclass(frozen=True)
+class SpliceAIConfig:
+    """Architecture of a SpliceAI network.
+
+    Parameters
+    ----------
+    channels
+        Width of every convolution in the trunk.
+    groups
+        ``(kernel_size, dilation)`` of each group of residual units.
+    units_per_group
+        Residual units per group; each group ends with a 1x1 convolution into the skip path.
+    num_classes
+        Output classes (none, acceptor, donor).
+    bn_epsilon
+        Batch-norm epsilon (Keras' default, 1e-3, for the trained models).
+    """
+
+    channels: int = 32
+    groups: tuple[tuple[int, int], ...] = ((11, 1), (11, 4), (21, 10), (41, 25))
+    units_per_group: int = 4
+    num_classes: int = 3
+    bn_epsilon: float = 1e-3
+
+    def __post_init__(self) -> None:
+        for kernel, dilation in self.groups:
+            if kernel % 2 != 1 or dilation < 1:
+                msg = f"SpliceAI groups need odd kernels and dilations >= 1, got kernel {kernel}, dilation {dilation}"
+                raise ValueError(msg)
+
+    @classmethod
+    def spliceai_10k(cls) -> SpliceAIConfig:
+        """The published SpliceAI-10k: 10,000 bp of context (5,000 each side), as in the trained weights."""
+        return cls()
+
+    @classmethod
+    def tiny(cls) -> SpliceAIConfig:
+        """A small network with the same topology (context 2 x 40 bp) for fast CPU tests."""
+        return cls(channels=8, groups=((3, 1), (5, 2)), units_per_group=2)
+
+    def unit_reach(self, group: int) -> int:
+        """Bases one residual unit of ``group`` consumes on each side (two convolutions)."""
+        kernel, dilation = self.groups[group]
+        return (kernel - 1) * dilation
+
+    @property
+    def flank(self) -> int:
+        """Context each output needs on each side: the receptive field is exactly +/- ``flank`` bases."""
+        return sum(self.units_per_group * self.unit_reach(g) for g in range(len(self.groups)))
+
+
+def _crop(x: jax.Array, each_side: int) -> jax.Array:
+    return x[:, each_side : x.shape[1] - each_side] if each_side else x
+
+
+class ResidualUnit(nnx.Module):
+    """BN -> ReLU -> dilated conv -> BN -> ReLU -> dilated conv, added to the (cropped) input."""
+
+    def __init__(self, channels: int, kernel: int, dilation: int, *, epsilon: float, rngs: nnx.Rngs) -> None:
+        def conv() -> nnx.Conv:
+            return nnx.Conv(channels, channels, kernel, padding="VALID", kernel_dilation=dilation, rngs=rngs)
+
+        def norm() -> nnx.BatchNorm:
+            return nnx.BatchNorm(channels, use_running_average=True, epsilon=epsilon, rngs=rngs)
+
+        self.bn1 = norm()
+        self.conv1 = conv()
+        self.bn2 = norm()
+        self.conv2 = conv()
+        self.reach = (kernel - 1) * dilation
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        h = self.conv1(jax.nn.relu(self.bn1(x)))
+        h = self.conv2(jax.nn.relu(self.bn2(h)))
+        return _crop(x, self.reach) + h
+
+
+class SpliceAI(nnx.Module):
+    """One SpliceAI network: one-hot ``(B, S, 4)`` -> class probabilities ``(B, S - 2 * flank, 3)``.
+
+    Classes are (none, acceptor, donor) in that order. Inputs must be at least ``2 * flank + 1``
+    bases long.
+    """
+
+    def __init__(self, config: SpliceAIConfig, *, rngs: nnx.Rngs) -> None:
+        self.config = config
+        width = config.channels
+        self.stem = nnx.Conv(4, width, 1, padding="VALID", rngs=rngs)
+        self.skip = nnx.Conv(width, width, 1, padding="VALID", rngs=rngs)
+        self.units = nnx.List(
+            [
+                ResidualUnit(width, kernel, dilation, epsilon=config.bn_epsilon, rngs=rngs)
+                for kernel, dilation in config.groups
+                for _ in range(config.units_per_group)
+            ]
+        )
+        self.group_skips = nnx.List([nnx.Conv(width, width, 1, padding="VALID", rngs=rngs) for _ in config.groups])
+        self.head = nnx.Conv(width, config.num_classes, 1, padding="VALID", rngs=rngs)
+
+    def __call__(self, onehot: jax.Array) -> jax.Array:
+        x = self.stem(onehot)
+        skip = self.skip(x)
+        per_group = self.config.units_per_group
+        for g, group_skip in enumerate(self.group_skips):
+            for unit in self.units[g * per_group : (g + 1) * per_group]:
+                x = unit(x)
+            skip = _crop(skip, (skip.shape[1] - x.shape[1]) // 2) + group_skip(x)
+        return jax.nn.softmax(self.head(skip), axis=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Keras .h5 -> NNX parameters
+
+
+def _layer_number(name: str) -> int:
+    match = re.fullmatch(r"[a-z_0-9]+?_(\d+)", name)
+    return int(match.group(1)) if match else 0
+
+
+def read_keras_h5(path: str | os.PathLike[str], config: SpliceAIConfig) -> dict[str, np.ndarray]:
+    """Read one trained SpliceAI Keras ``.h5`` file into flat NNX parameter paths.
+
+    Keras numbers layers in creation order, and the SpliceAI training code creates them as: stem
+    conv, skip conv, then per residual unit (BN, conv, BN, conv), with each group's 1x1 conv
+    after its last unit, and the 3-class conv last. The reader walks the layers in that order and
+    checks every kernel shape and dilation against ``config``, so a file from a different
+    architecture fails loudly rather than loading into the wrong slots.
+
+    Returns
+    -------
+    Mapping from dotted NNX paths (``units.3.conv1.kernel``) to float32 arrays.
+    """
+    path = Path(path)
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as exc:
+        msg = f"{path}: cannot read the SpliceAI weights: {exc}"
+        raise SpliceAIWeightsError(msg) from exc
+    with handle:
+        try:
+            layer_config = json.loads(handle.attrs["model_config"])["config"]["layers"]
+            weights = handle["model_weights"]
+        except (KeyError, ValueError, TypeError) as exc:
+            msg = f"{path}: not a Keras model file with a model_config and model_weights ({exc})"
+            raise SpliceAIWeightsError(msg) from exc
+        dilations = {
+            layer["name"]: int(layer["config"]["dilation_rate"][0])
+            for layer in layer_config
+            if layer["class_name"] == "Conv1D"
+        }
+        convs = sorted(dilations, key=_layer_number)
+        norms = sorted(
+            (layer["name"] for layer in layer_config if layer["class_name"] == "BatchNormalization"),
+            key=_layer_number,
+        )
+
+        def dataset(layer: str, variable: str) -> np.ndarray:
+            group = weights[layer][layer]
+            return np.asarray(group[f"{variable}:0"], dtype=np.float32)
+
+        expected_units = len(config.groups) * config.units_per_group
+        if len(convs) != 3 + 2 * expected_units + len(config.groups) or len(norms) != 2 * expected_units:
+            msg = (
+                f"{path}: expected {3 + 2 * expected_units + len(config.groups)} convolutions and "
+                f"{2 * expected_units} batch norms for this SpliceAI architecture, found {len(convs)} and {len(norms)}"
+            )
+            raise SpliceAIWeightsError(msg)
+
+        out: dict[str, np.ndarray] = {}
+        conv_order = iter(convs)
+        norm_order = iter(norms)
+
+        def take_conv(target: str, kernel: int, dilation: int, c_in: int, c_out: int) -> None:
+            layer = next(conv_order)
+            k = dataset(layer, "kernel")
+            if k.shape != (kernel, c_in, c_out) or dilations[layer] != dilation:
+                msg = (
+                    f"{path}: layer {layer} has kernel {k.shape} dilation {dilations[layer]}, "
+                    f"expected {(kernel, c_in, c_out)} dilation {dilation} for {target}"
+                )
+                raise SpliceAIWeightsError(msg)
+            out[f"{target}.kernel"] = k
+            out[f"{target}.bias"] = dataset(layer, "bias")
+
+        def take_norm(target: str) -> None:
+            layer = next(norm_order)
+            for ours, theirs in _BATCH_NORM_NAMES:
+                out[f"{target}.{ours}"] = dataset(layer, theirs)
+
+        width = config.channels
+        take_conv("stem", 1, 1, 4, width)
+        take_conv("skip", 1, 1, width, width)
+        unit = 0
+        for g, (kernel, dilation) in enumerate(config.groups):
+            for _ in range(config.units_per_group):
+                take_norm(f"units.{unit}.bn1")
+                take_conv(f"units.{unit}.conv1", kernel, dilation, width, width)
+                take_norm(f"units.{unit}.bn2")
+                take_conv(f"units.{unit}.conv2", kernel, dilation, width, width)
+                unit += 1
+            take_conv(f"group_skips.{g}", 1, 1, width, width)
+        take_conv("head", 1, 1, width, config.num_classes)
+    return out
+
+
+def _path_key(path: tuple) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _assign(model: SpliceAI, params: dict[str, np.ndarray], source: str) -> None:
+    state = nnx.state(model)
+    flat = nnx.to_flat_state(state)
+    keys = {_path_key(path) for path, _ in flat}
+    if keys != set(params):
+        missing = sorted(keys - set(params))[:3]
+        extra = sorted(set(params) - keys)[:3]
+        msg = f"{source}: parameters do not match the network (missing {missing}, unexpected {extra})"
+        raise SpliceAIWeightsError(msg)
+    for path, variable in flat:
+        value = params[_path_key(path)]
+        if value.shape != variable.value.shape:
+            msg = f"{source}: {_path_key(path)} has shape {value.shape}, the network expects {variable.value.shape}"
+            raise SpliceAIWeightsError(msg)
+        variable.value = jnp.asarray(value, dtype=jnp.float32)
+    nnx.update(model, nnx.from_flat_state(flat))
+
+
+# ---------------------------------------------------------------------------------------------
+# Locating the package's files and the user cache
+
+
+def keras_weight_files() -> list[Path]:
+    """Paths of ``spliceai1.h5`` .. ``spliceai5.h5`` in the installed ``spliceai`` package.
+
+    The package is located through its distribution metadata, never imported: its ``__init__``
+    replaces the SIGINT handler and needs ``pkg_resources``.
+    """
+    try:
+        dist = metadata.distribution("spliceai")
+    except metadata.PackageNotFoundError as exc:
+        msg = f"the SpliceAI model needs the `spliceai` package, which is not installed: {INSTALL_HINT}"
+        raise SpliceAIWeightsError(msg) from exc
+    files = [Path(dist.locate_file(f"spliceai/models/spliceai{i}.h5")) for i in range(1, 6)]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        msg = f"the installed `spliceai` {dist.version} lacks its weight files ({missing[0]}): {INSTALL_HINT}"
+        raise SpliceAIWeightsError(msg)
+    return files
+
+
+def cache_dir() -> Path:
+    """The user cache directory: ``$GENOME_PLUGIN_CACHE``, else ``$XDG_CACHE_HOME/genome_plugin``, else ``~/.cache``."""
+    if os.environ.get("GENOME_PLUGIN_CACHE"):
+        return Path(os.environ["GENOME_PLUGIN_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "genome_plugin"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _converted_weights(sources: Sequence[Path], config: SpliceAIConfig, cache: Path) -> tuple[list[dict], dict]:
+    """Load the converted ensemble from ``cache``, converting (and caching) it first if needed."""
+    source_hashes = [_sha256(p) for p in sources]
+    weights_sha256 = hashlib.sha256("".join(source_hashes).encode()).hexdigest()
+    stem = f"spliceai10k-{weights_sha256[:16]}"
+    npz_path = cache / "spliceai" / f"{stem}.npz"
+    manifest_path = npz_path.with_suffix(".json")
+    manifest = None
+    if npz_path.is_file() and manifest_path.is_file():
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except ValueError:
+            manifest = None
+        if manifest and (manifest.get("format") != _CACHE_FORMAT or manifest.get("npz_sha256") != _sha256(npz_path)):
+            manifest = None
+    if manifest is None:
+        models = [read_keras_h5(p, config) for p in sources]
+        npz_path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {f"model{i}/{key}": value for i, params in enumerate(models) for key, value in params.items()}
+        # Write under a temporary name and rename, so a concurrent or interrupted run never sees half a file.
+        partial_path = npz_path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(partial_path, **arrays)
+        manifest = {
+            "format": _CACHE_FORMAT,
+            "weights_sha256": weights_sha256,
+            "sources": [{"file": p.name, "sha256": h} for p, h in zip(sources, source_hashes, strict=True)],
+            "npz_sha256": _sha256(partial_path),
+        }
+        os.replace(partial_path, npz_path)
+        partial_manifest = manifest_path.with_suffix(f".{os.getpid()}.tmp")
+        partial_manifest.write_text(json.dumps(manifest, indent=1))
+        os.replace(partial_manifest, manifest_path)
+        return models, manifest
+    with np.load(npz_path) as data:
+        models = [
+            {key.split("/", 1)[1]: data[key] for key in data.files if key.startswith(f"model{i}/")}
+            for i in range(len(sources))
+        ]
+    return models, manifest
+
+
+# ---------------------------------------------------------------------------------------------
+# The ensemble
+
+
+class SpliceAIEnsemble:
+    """The mean of several SpliceAI networks of one architecture, as one compiled function.
+
+    The members' parameters are stacked on a leading axis and the mean is a ``lax.scan`` over
+    them, so one compilation per input shape serves the whole ensemble.
+
+    Parameters
+    ----------
+    members
+        Networks with identical configs.
+    weights_sha256
+        Checksum of the weights the members were loaded from (recorded in model cards).
+    """
+
+    def __init__(self, members: Sequence[SpliceAI], *, weights_sha256: str = "") -> None:
+        if not members:
+            msg = "a SpliceAI ensemble needs at least one member"
+            raise ValueError(msg)
+        self.config = members[0].config
+        self.size = len(members)
+        self.weights_sha256 = weights_sha256
+        graphdefs_states = [nnx.split(member) for member in members]
+        self._graphdef = graphdefs_states[0][0]
+        self._stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *(state for _, state in graphdefs_states))
+
+    @property
+    def flank(self) -> int:
+        """Context each output needs on each side."""
+        return self.config.flank
+
+    def member(self, index: int) -> SpliceAI:
+        """One member network (a fresh module holding that member's parameters)."""
+        return nnx.merge(self._graphdef, jax.tree.map(lambda leaf: leaf[index], self._stacked))
+
+    def __call__(self, onehot: np.ndarray | jax.Array) -> jax.Array:
+        """Mean class probabilities ``(B, S - 2 * flank, 3)`` for one-hot ``(B, S, 4)``."""
+        onehot = jnp.asarray(onehot, dtype=jnp.float32)
+        if onehot.ndim != 3 or onehot.shape[-1] != 4 or onehot.shape[1] <= 2 * self.flank:
+            msg = f"SpliceAI needs one-hot input (batch, length > {2 * self.flank}, 4), got shape {onehot.shape}"
+            raise ValueError(msg)
+        return _ensemble_mean(self._graphdef, self._stacked, onehot)
+
+
+@partial(jax.jit, static_argnums=0)
+def _ensemble_mean(graphdef: nnx.GraphDef, stacked: nnx.State, onehot: jax.Array) -> jax.Array:
+    def add_member(total: jax.Array, state: nnx.State) -> tuple[jax.Array, None]:
+        return total + nnx.merge(graphdef, state)(onehot), None
+
+    size = jax.tree.leaves(stacked)[0].shape[0]
+    first = jax.tree.map(lambda leaf: leaf[0], stacked)
+    rest = jax.tree.map(lambda leaf: leaf[1:], stacked)
+    total, _ = jax.lax.scan(add_member, nnx.merge(graphdef, first)(onehot), rest)
+    return total / size
+
+
+def build_member(
+    config: SpliceAIConfig, params: dict[str, np.ndarray] | None = None, *, seed: int = 0, source: str = "parameters"
+) -> SpliceAI:
+    """A network with ``params`` (flat dotted paths) or, without them, random initial values."""
+    model = SpliceAI(config, rngs=nnx.Rngs(seed))
+    if params is not None:
+        _assign(model, params, source)
+    return model
+
+
+def load_ensemble(*, cache: str | os.PathLike[str] | None = None) -> SpliceAIEnsemble:
+    """The five trained SpliceAI-10k models of the installed ``spliceai`` package, as one ensemble.
+
+    The first call converts the Keras files and caches the result (with SHA-256 checksums) under
+    ``cache`` (default :func:`cache_dir`); later calls verify and load the cache.
+    """
+    config = SpliceAIConfig.spliceai_10k()
+    sources = keras_weight_files()
+    models, manifest = _converted_weights(sources, config, Path(cache) if cache is not None else cache_dir())
+    members = [
+        build_member(config, params, source=f"{source.name}") for params, source in zip(models, sources, strict=True)
+    ]
+    return SpliceAIEnsemble(members, weights_sha256=manifest["weights_sha256"])
