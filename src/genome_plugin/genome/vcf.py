@@ -136,7 +136,8 @@ def _split(
 ) -> Iterator[VcfRecord]:
     chrom, pos, vid = rec.chrom, rec.pos, rec.id or ""
     ref = (rec.ref or "").upper()
-    alts = [a.upper() if not a.startswith("<") else a for a in (rec.alts or (".",))]
+    # Upper-case DNA alleles only: symbolic and breakend ALTs keep their contig names as written.
+    alts = [a.upper() if _DNA.match(a.upper()) else a for a in (rec.alts or (".",))]
     shared = ""
     if not _DNA.match(ref):
         shared = f"REF {ref!r} is not a DNA sequence"
