@@ -1,0 +1,25 @@
+"""Arguments every prediction command shares (model choice and options, reference FASTA, organism)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["add_model_arguments", "load_model_from_args"]
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str | None = "spliceai") -> None:
+    """``--model``, ``--checkpoint`` and ``--organism``."""
+    parser.add_argument("--model", default=default_model, required=default_model is None,
+                        help="registered model name (list them with `genome-plugin models`)")
+    parser.add_argument("--checkpoint", metavar="DIR",
+                        help="checkpoint directory for models whose weights you supply (e.g. converted AlphaGenome)")
+    parser.add_argument("--organism", default="human", help="organism whose heads and tracks are used")
+
+
+def load_model_from_args(args: argparse.Namespace) -> Any:
+    """The model named by ``--model``, loaded once per process with ``--checkpoint`` when given."""
+    from genome_plugin.plugins import load_model
+
+    options = {"checkpoint": args.checkpoint} if getattr(args, "checkpoint", None) else {}
+    return load_model(args.model, **options)
