@@ -257,14 +257,21 @@ def test_intervals_are_resized_to_the_model_length_and_logged(reference, caplog)
     intervals = [Interval("chr20", 1000, 1100), Interval("chr20", 2000, 2128), Interval("chr20", 3000, 3050, "-")]
     with caplog.at_level(logging.INFO, logger="genome_plugin.predict"):
         results = list(predictor.iter_intervals(reference, intervals))
-    assert "resized chr20:1000-1100:+ (100 bp) to the model's input length 128 bp" in caplog.text
+    assert "resized chr20:1000-1100:+ (100 bp) to the model's input window chr20:992-1120:+ (128 bp)" in caplog.text
     windows = [window for _, window, _ in results]
-    assert windows[0] == Interval("chr20", 986, 1114)
+    assert windows[0] == Interval("chr20", 992, 1120)  # starts on the 16 bp grid of the coarsest output
     assert windows[1] == intervals[1]
-    assert windows[2] == Interval("chr20", 2993, 3057, "-")
+    assert windows[2] == Interval("chr20", 2992, 3056, "-")
     assert results[2][2][(OutputType.DNASE, 1)].shape == (64, 4)
     direct = predictor.predict_batch([reference.fetch(windows[0])])[(OutputType.DNASE, 1)][0]
     np.testing.assert_allclose(results[0][2][(OutputType.DNASE, 1)], direct, rtol=1e-6)
+
+
+def test_windows_stay_centred_when_the_grid_does_not_fit():
+    predictor = Predictor(SymmetricModel(), progress=False)
+    assert predictor.window(Interval("chr20", 1001, 1129)) == Interval("chr20", 1001, 1129)
+    assert predictor.window(Interval("chr20", 1001, 1128)) == Interval("chr20", 1000, 1128)
+    assert predictor.window(Interval("chr20", 1008, 1072)) == Interval("chr20", 1008, 1072)
 
 
 def test_predict_sequence_pads_and_crops_to_the_sequence():

@@ -219,9 +219,25 @@ class Predictor:
         indices = self.requests[output_type]
         return table if indices is None else table.subset(indices)
 
+    @property
+    def coarsest_resolution(self) -> int:
+        """The coarsest resolution (bp) of the requested output types."""
+        return max(r for t in self.requests for r in self.model.resolutions(t))
+
     def window(self, interval: Interval) -> Interval:
-        """The model input window for ``interval``: resized around its centre to a valid length."""
+        """The model input window for ``interval``: the smallest valid length around it.
+
+        The window starts on a multiple of the coarsest requested resolution whenever the interval
+        still fits (so bins of different intervals, bigWig entries and ``.cool`` pixels share one
+        genome-wide grid); otherwise it is centred on the interval.
+        """
         length = self.model.valid_length(interval.width)
+        grid = self.coarsest_resolution
+        first = (interval.start // grid) * grid
+        span = -(-interval.end // grid) * grid - first
+        if length % grid == 0 and span <= length:
+            start = first - ((length - span) // 2 // grid) * grid
+            return dataclasses.replace(interval, start=start, end=start + length)
         return interval if length == interval.width else interval.resize(length)
 
     def _strand_swap(self, output_type: OutputType) -> np.ndarray:
@@ -352,7 +368,7 @@ class Predictor:
         valid = self.model.valid_length(length)
         if valid == length:
             return {k: v[0] for k, v in self.predict_batch([sequence]).items()}
-        coarsest = max(r for t in self.requests for r in self.model.resolutions(t))
+        coarsest = self.coarsest_resolution
         left = ((valid - length) // 2 // coarsest) * coarsest
         log.info("padded the %d bp sequence with N to the model's input length %d bp (%d bp on the left)", length,
                  valid, left)
@@ -375,11 +391,11 @@ class Predictor:
             pending: list[tuple[Interval, Interval]] = []
             for interval in intervals:
                 window = self.window(interval)
-                if window.width != interval.width:
+                if (window.start, window.end) != (interval.start, interval.end):
                     resized += 1
                     if resized <= 3:
-                        log.info("resized %s (%d bp) to the model's input length %d bp: %s", interval,
-                                 interval.width, window.width, window)
+                        log.info("resized %s (%d bp) to the model's input window %s (%d bp)", interval,
+                                 interval.width, window, window.width)
                 pending.append((interval, window))
                 if len(pending) == self.batch_size or pending[0][1].width != window.width:
                     yield from self._flush(reference, pending, bar)
