@@ -134,3 +134,58 @@ def write_h5ad(adata: ad.AnnData, path: str | os.PathLike[str]) -> None:
 def read_h5ad(path: str | os.PathLike[str]) -> ad.AnnData:
     """Read an h5ad written by genome-plugin and validate it."""
     return validate(ad.read_h5ad(path))
+
+
+def contact_map_to_anndata(values: np.ndarray, *, interval: Interval, resolution: int, tracks: TrackTable,
+                           uns: dict[str, Any], interval_id: str | None = None) -> ad.AnnData:
+    """Contact maps ``(bins, bins, tracks)`` over ``interval`` as AnnData with one obs row per upper-triangle pixel.
+
+    ``bin1_id``/``bin2_id`` count bins from the interval start (``bin1_id <= bin2_id``); ``start1`` etc. are
+    genomic coordinates, so a writer can place the pixels on a genome-wide bin grid.
+    """
+    bins = values.shape[0]
+    if values.ndim != 3 or values.shape[1] != bins:
+        msg = f"contact maps must be (bins, bins, tracks); got shape {values.shape}"
+        raise ValueError(msg)
+    first, second = np.triu_indices(bins)
+    starts = (interval.start + resolution * np.arange(bins)).astype(np.int64)
+    label = interval_id or str(interval)
+    obs = pd.DataFrame({
+        "bin1_id": first.astype(np.int64),
+        "bin2_id": second.astype(np.int64),
+        "chrom": pd.Categorical([interval.chrom] * len(first)),
+        "start1": starts[first],
+        "end1": starts[first] + resolution,
+        "start2": starts[second],
+        "end2": starts[second] + resolution,
+        "interval_id": pd.Categorical([label] * len(first)),
+    })
+    obs.index = [f"{label}|{a}-{b}" for a, b in zip(first, second)]
+    adata = ad.AnnData(X=np.asarray(values[first, second], dtype=np.float32), obs=obs, var=tracks.to_var())
+    adata.uns[UNS_KEY] = uns
+    return validate(adata)
+
+
+def contact_map_matrix(adata: ad.AnnData, track: int | str = 0, *, layer: str | None = None,
+                       interval_id: str | None = None) -> np.ndarray:
+    """The symmetric ``(bins, bins)`` matrix of one track (index or var name) of a contact-map AnnData.
+
+    ``interval_id`` picks one interval when the AnnData holds several (default: the first).
+    """
+    column = adata.var_names.get_loc(track) if isinstance(track, str) else int(track)
+    obs = adata.obs
+    ids = obs["interval_id"].astype(str)
+    wanted = ids.iloc[0] if interval_id is None else interval_id
+    rows = np.flatnonzero(ids.to_numpy() == wanted)
+    if not len(rows):
+        msg = f"no contact-map pixels for interval {wanted!r}"
+        raise ValueError(msg)
+    data = adata.layers[layer] if layer else adata.X
+    values = np.asarray(data[rows, column], dtype=np.float32).ravel()
+    first = obs["bin1_id"].to_numpy()[rows]
+    second = obs["bin2_id"].to_numpy()[rows]
+    bins = int(max(first.max(), second.max())) + 1
+    matrix = np.full((bins, bins), np.nan, dtype=np.float32)
+    matrix[first, second] = values
+    matrix[second, first] = values
+    return matrix

@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -36,19 +37,64 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from genome_plugin.genome.intervals import Interval
+from genome_plugin.genome.intervals import Interval, Variant
 from genome_plugin.genome.reference import Reference
 from genome_plugin.genome.sequence import one_hot, reverse_complement
 from genome_plugin.models import Predictions, SequenceModel
 from genome_plugin.tracks import OutputType, TrackTable
 
-__all__ = ["DEFAULT_BATCH_SIZE", "Predictor", "crop_predictions", "select_tracks"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "ModelLike",
+    "Predictor",
+    "ReferenceLike",
+    "TrackFilter",
+    "crop_predictions",
+    "filter_label",
+    "on_reference",
+    "open_reference",
+    "resolve_model",
+    "select_tracks",
+]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 4
 
 Requests = dict[OutputType, np.ndarray | None]
+ModelLike = SequenceModel | str
+ReferenceLike = Reference | str | os.PathLike[str]
+#: A pandas query on the track table (str) or a list of track names.
+TrackFilter = str | Sequence[str] | None
+
+
+def resolve_model(model: ModelLike) -> SequenceModel:
+    """``model`` itself, or the registered model of that name (loaded once per process)."""
+    if isinstance(model, SequenceModel):
+        return model
+    from genome_plugin.plugins import load_model
+
+    return load_model(model)
+
+
+def open_reference(reference: ReferenceLike) -> Reference:
+    """``reference`` itself, or the FASTA at that path."""
+    return reference if isinstance(reference, Reference) else Reference(reference)
+
+
+def on_reference(reference: Reference, item: Interval | Variant | str, *, variant: bool = False) -> Any:
+    """Parse an interval (or, with ``variant``, a variant) and give it the FASTA's contig name (chr1 <-> 1)."""
+    if isinstance(item, str):
+        item = Variant.parse(item) if variant else Interval.parse(item)
+    chrom = reference.require(item.chrom)
+    return item if chrom == item.chrom else dataclasses.replace(item, chrom=chrom)
+
+
+def filter_label(tracks: TrackFilter, track_filters: Mapping[str, Any] | None = None) -> str:
+    """A track filter as one readable string (recorded in ``adata.uns``)."""
+    parts = [tracks] if isinstance(tracks, str) else [f"name in {list(tracks)}"] if tracks else []
+    parts += [f"{k} == {v!r}" for k, v in (track_filters or {}).items()]
+    return " and ".join(parts)
 
 
 def select_tracks(
@@ -211,6 +257,17 @@ class Predictor:
         self._swaps = {t: self._strand_swap(t) for t in self.requests}
         #: (sequence length, batch) shapes the model has been called with; each compiles once.
         self.compiled_shapes: dict[tuple[int, int], float] = {}
+
+    @classmethod
+    def from_filters(cls, model: SequenceModel, *, output_types: Iterable[OutputType | str] | None = None,
+                     tracks: TrackFilter = None, track_filters: Mapping[str, Any] | None = None,
+                     organism: str = "human", **options: Any) -> Predictor:
+        """A Predictor whose requests hold a track filter (:func:`select_tracks`); other options as in ``__init__``."""
+        query = tracks if isinstance(tracks, str) else None
+        names = list(tracks) if tracks is not None and not isinstance(tracks, str) else None
+        requests = select_tracks(model, output_types, organism=organism, query=query, names=names,
+                                 **dict(track_filters or {}))
+        return cls(model, organism=organism, requests=requests, **options)
 
     # ---------------------------------------------------------------------------------- metadata
     def tracks(self, output_type: OutputType) -> TrackTable:
