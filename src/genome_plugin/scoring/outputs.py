@@ -1,0 +1,278 @@
+"""Writing a scoring run: one AnnData per scorer, a tidy TSV with the SDK's columns, an annotated VCF.
+
+Every (record, ALT) of the input VCF is in every output: scored ones with their scores, the others
+with NaN and a ``reason``. Files are written in input order with fixed number formatting, so the
+same input gives byte-identical TSV and VCF files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from genome_plugin.adata import provenance, write_h5ad
+from genome_plugin.genome.vcf import VcfRecord, _open_text
+from genome_plugin.scoring.base import GENE_COLUMNS, JUNCTION_COLUMNS, ScoreResult
+from genome_plugin.tracks import OutputType, TrackTable
+
+__all__ = ["Entry", "ScorerOutput", "quantiles", "summarise", "tidy_frame", "write_annotated_vcf"]
+
+#: Track metadata columns copied into the TSV (the SDK's names; our snake-case ``assay_title`` is its "Assay title").
+TSV_TRACK_COLUMNS = {"assay_title": "Assay title", "ontology_curie": "ontology_curie",
+                     "biosample_name": "biosample_name", "biosample_type": "biosample_type",
+                     "gtex_tissue": "gtex_tissue", "transcription_factor": "transcription_factor",
+                     "histone_mark": "histone_mark"}
+TSV_HEAD = ("variant_id", "scored_interval", *GENE_COLUMNS[:3], "gene_strand", *JUNCTION_COLUMNS, "output_type",
+            "variant_scorer", "track_name", "track_strand")
+OBS_HEAD = ("variant_id", "chrom", "pos", "ref", "alt", "id", "record", "allele", "scored_interval", "reason")
+INFO_PREFIX = "GP_"
+REASON_KEY = f"{INFO_PREFIX}REASON"
+FLOAT_FORMAT = "%.6g"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.:/+\-]")
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One ALT of one VCF record, in input order; ``reason`` says why it is not scored (empty if it is)."""
+
+    index: int
+    record: VcfRecord
+    reason: str = ""
+
+    @property
+    def obs(self) -> dict[str, Any]:
+        r = self.record
+        return {"variant_id": r.variant_id, "chrom": r.chrom, "pos": int(r.pos), "ref": r.ref, "alt": r.alt,
+                "id": r.id, "record": int(r.record), "allele": int(r.allele)}
+
+
+@dataclasses.dataclass
+class ScorerOutput:
+    """The assembled scores of one scorer over all entries: obs rows in input order and X."""
+
+    scorer: Any
+    output_type: OutputType
+    resolution: int
+    tracks: TrackTable
+    obs: pd.DataFrame
+    values: np.ndarray
+    quantile: np.ndarray | None = None
+
+    @classmethod
+    def assemble(cls, scorer: Any, output_type: OutputType, resolution: int, tracks: TrackTable,
+                 entries: Sequence[Entry], windows: dict[int, str], results: dict[int, ScoreResult | str]
+                 ) -> ScorerOutput:
+        """Rows for every entry: its result rows, or one NaN row with the reason it has none."""
+        n_tracks = len(tracks)
+        frames: list[pd.DataFrame] = []
+        blocks: list[np.ndarray] = []
+        for entry in entries:
+            base = {**entry.obs, "scored_interval": windows.get(entry.index, "")}
+            result = results.get(entry.index, entry.reason or "not scored")
+            if isinstance(result, ScoreResult) and len(result.rows) == 0:
+                kind = getattr(scorer, "row_kind", "variant")
+                result = f"no {kind} in reach of the variant" if kind != "variant" else "scorer returned no rows"
+            if isinstance(result, str):
+                frames.append(pd.DataFrame([{**base, "reason": entry.reason or result,
+                                             "scored_interval": "" if entry.reason else base["scored_interval"]}]))
+                blocks.append(np.full((1, n_tracks), np.nan, dtype=np.float32))
+                continue
+            rows = result.rows.copy()
+            for key in reversed(list(base)):
+                if key not in rows.columns:
+                    rows.insert(0, key, base[key])
+            rows["reason"] = ""
+            frames.append(rows)
+            blocks.append(np.asarray(result.values, dtype=np.float32).reshape(len(rows), n_tracks))
+        obs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(OBS_HEAD))
+        values = np.concatenate(blocks) if blocks else np.zeros((0, n_tracks), dtype=np.float32)
+        return cls(scorer, output_type, resolution, tracks, _clean_obs(obs), values)
+
+    def to_anndata(self, *, model: Any, reference: str, uns: dict[str, Any]) -> ad.AnnData:
+        obs = self.obs.copy()
+        row_in_entry = obs.groupby(["record", "allele"], sort=False).cumcount()
+        obs.index = [f"{r}:{a}:{i}" for r, a, i in zip(obs["record"], obs["allele"], row_in_entry)]
+        adata = ad.AnnData(X=self.values, obs=obs, var=self.tracks.to_var())
+        if self.quantile is not None:
+            adata.layers["quantile"] = self.quantile
+        definition = self.scorer.definition() if hasattr(self.scorer, "definition") else {"name": self.scorer.name}
+        adata.uns["genome_plugin"] = provenance("variant_scores", model=model, output_type=self.output_type,
+                                                resolution=self.resolution, reference=reference,
+                                                scorer=definition, **uns)
+        return adata
+
+    def write_h5ad(self, path: Path, *, model: Any, reference: str, uns: dict[str, Any]) -> Path:
+        write_h5ad(self.to_anndata(model=model, reference=reference, uns=uns), path)
+        return path
+
+
+def _clean_obs(obs: pd.DataFrame) -> pd.DataFrame:
+    """h5ad-safe obs: missing strings become "", integer columns with gaps become floats."""
+    for column in obs.columns:
+        if obs[column].dtype == object:
+            values = obs[column]
+            if values.map(lambda v: isinstance(v, int | float | np.integer | np.floating) or v is None).all():
+                obs[column] = pd.to_numeric(values, errors="coerce")
+            else:
+                obs[column] = values.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v))
+                                         else str(v))
+    return obs
+
+
+def quantiles(values: np.ndarray, background: np.ndarray, *, signed: bool) -> np.ndarray:
+    """Quantile of each score among the background scores of the same track.
+
+    Unsigned scorers: the fraction of background scores <= the score, in [0, 1]. Signed scorers:
+    ``sign(score) * fraction of |background| <= |score|``, in [-1, 1] (as the SDK maps signed scores).
+    NaN scores, and tracks with no background score, stay NaN.
+    """
+    out = np.full(values.shape, np.nan, dtype=np.float32)
+    for track in range(values.shape[1]):
+        column = background[:, track] if background.size else np.zeros(0)
+        column = column[~np.isnan(column)]
+        if not len(column):
+            continue
+        x = values[:, track].astype(np.float64)
+        ok = ~np.isnan(x)
+        if signed:
+            ranked = np.sort(np.abs(column))
+            out[ok, track] = np.sign(x[ok]) * np.searchsorted(ranked, np.abs(x[ok]), side="right") / len(ranked)
+        else:
+            ranked = np.sort(column)
+            out[ok, track] = np.searchsorted(ranked, x[ok], side="right") / len(ranked)
+    return out
+
+
+def tidy_frame(output: ScorerOutput, *, extra_columns: Sequence[str], with_quantile: bool) -> pd.DataFrame:
+    """The long table of one scorer: one line per (row, track), SDK column names, plus ``reason``.
+
+    Unscored rows give one line with empty track columns; cells NaN because the gene and track strands
+    differ are left out, as the SDK's ``tidy_scores(match_gene_strand=True)`` does.
+    """
+    obs, values = output.obs, output.values
+    var = output.tracks.df.reset_index(drop=True)
+    n_rows, n_tracks = values.shape
+    scored = (obs["reason"] == "").to_numpy()
+    row_idx = np.repeat(np.flatnonzero(scored), n_tracks)
+    track_idx = np.tile(np.arange(n_tracks), int(scored.sum()))
+    keep = np.ones(len(row_idx), dtype=bool)
+    if "gene_strand" in obs.columns and len(row_idx):
+        gene = obs["gene_strand"].to_numpy()[row_idx]
+        track = var["strand"].to_numpy()[track_idx]
+        keep = ~(((gene == "+") & (track == "-")) | ((gene == "-") & (track == "+")))
+    row_idx, track_idx = row_idx[keep], track_idx[keep]
+    unscored = np.flatnonzero(~scored)
+    order = np.concatenate([row_idx, unscored])
+    tracks_of = np.concatenate([track_idx, np.full(len(unscored), -1)])
+    sort = np.lexsort((tracks_of, order))
+    order, tracks_of = order[sort], tracks_of[sort]
+    has_track = tracks_of >= 0
+    frame = pd.DataFrame({"variant_id": obs["variant_id"].to_numpy()[order],
+                          "scored_interval": obs["scored_interval"].to_numpy()[order]})
+    for column in (*GENE_COLUMNS, *JUNCTION_COLUMNS):
+        frame[column] = _column(obs, column, order)
+    frame["output_type"] = output.output_type.name
+    frame["variant_scorer"] = output.scorer.name
+    for column, source in (("track_name", "name"), ("track_strand", "strand")):
+        frame[column] = np.where(has_track, var[source].to_numpy()[np.maximum(tracks_of, 0)], "")
+    for ours in extra_columns:
+        present = ours in var.columns
+        frame[TSV_TRACK_COLUMNS[ours]] = np.where(
+            has_track & present, var[ours].astype(str).to_numpy()[np.maximum(tracks_of, 0)] if present else "", "")
+    raw = np.where(has_track, values[order, np.maximum(tracks_of, 0)], np.nan) if n_rows else np.zeros(0)
+    frame["raw_score"] = raw
+    if with_quantile:
+        q = output.quantile if output.quantile is not None else np.full_like(values, np.nan)
+        frame["quantile_score"] = np.where(has_track, q[order, np.maximum(tracks_of, 0)], np.nan) if n_rows else raw
+    frame["reason"] = obs["reason"].to_numpy()[order]
+    frame["vcf_id"] = obs["id"].to_numpy()[order]
+    frame["vcf_record"] = obs["record"].to_numpy()[order]
+    return frame
+
+
+def _column(obs: pd.DataFrame, column: str, order: np.ndarray) -> np.ndarray:
+    if column not in obs.columns:
+        return np.full(len(order), "", dtype=object)
+    values = obs[column].to_numpy()[order]
+    if column in JUNCTION_COLUMNS:
+        return np.array(["" if pd.isna(v) or v == "" else str(int(v)) for v in values], dtype=object)
+    return values
+
+
+def summarise(output: ScorerOutput, *, top_n: int) -> dict[tuple[int, int], str]:
+    """Per (record, allele): the ``top_n`` cells by |score| as ``label:score`` joined by ``|`` (VCF-safe).
+
+    Labels are ``track`` (with its strand when stranded), prefixed ``gene/`` for gene rows; ``.``
+    when nothing was scored.
+    """
+    obs, values = output.obs, output.values
+    var = output.tracks.df
+    labels = [_safe(n + (s if s in "+-" else "")) for n, s in zip(var["name"], var["strand"])]
+    out: dict[tuple[int, int], str] = {}
+    genes = obs["gene_name"].to_numpy() if "gene_name" in obs.columns else None
+    for (record, allele), rows in obs.groupby(["record", "allele"], sort=False).indices.items():
+        block = values[rows]
+        cells = [(-abs(float(block[i, j])), int(i), int(j)) for i, j in zip(*np.nonzero(~np.isnan(block)))]
+        cells.sort()
+        items = []
+        for _, i, j in cells[:top_n]:
+            gene = f"{_safe(str(genes[rows[i]]))}/" if genes is not None and str(genes[rows[i]]) else ""
+            items.append(f"{gene}{labels[j]}:{FLOAT_FORMAT % block[i, j]}")
+        out[(int(record), int(allele))] = "|".join(items) or "."
+    return out
+
+
+def _safe(text: str) -> str:
+    return _UNSAFE.sub("_", text)
+
+
+def write_annotated_vcf(source: str | Path, path: Path, *, entries: Sequence[Entry], summaries: dict[str, dict],
+                        descriptions: dict[str, str], header_lines: Sequence[str]) -> Path:
+    """Copy ``source`` with one INFO key per scorer (``GP_<scorer>``, Number=A) and ``GP_REASON``.
+
+    Every data line of the input comes out, in input order; earlier ``GP_`` keys are replaced.
+    """
+    reasons: dict[tuple[int, int], str] = {(e.record.record, e.record.allele): e.reason for e in entries}
+    alleles: dict[int, int] = {}
+    for e in entries:
+        alleles[e.record.record] = max(alleles.get(e.record.record, 0), e.record.allele)
+    info_lines = [f'##INFO=<ID={REASON_KEY},Number=A,Type=String,Description="why the ALT was not scored '
+                  f'(genome-plugin); . when scored">']
+    for name, description in descriptions.items():
+        info_lines.append(f'##INFO=<ID={INFO_PREFIX}{name},Number=A,Type=String,Description="{description}">')
+    record = 0
+    with _open_text(Path(source)) as handle, open(path, "w", newline="\n") as out:
+        for text in handle:
+            text = text.rstrip("\n").rstrip("\r")
+            if text.startswith("##"):
+                if not text.startswith(f"##INFO=<ID={INFO_PREFIX}") and not text.startswith("##genome_plugin"):
+                    out.write(text + "\n")
+                continue
+            if text.startswith("#"):
+                for line in (*info_lines, *header_lines):
+                    out.write(line + "\n")
+                out.write(text + "\n")
+                continue
+            if not text.strip():
+                continue
+            fields = text.split("\t")
+            while len(fields) < 8:
+                fields.append(".")
+            kept = [f for f in fields[7].split(";") if f and f != "." and not f.startswith(INFO_PREFIX)]
+            n = alleles.get(record, 1)
+            reason_values = [_safe(reasons.get((record, a), "")) or "." for a in range(1, n + 1)]
+            added = [f"{REASON_KEY}={','.join(reason_values)}"]
+            for name, table in summaries.items():
+                added.append(f"{INFO_PREFIX}{name}=" + ",".join(table.get((record, a), ".") for a in range(1, n + 1)))
+            fields[7] = ";".join(kept + added)
+            out.write("\t".join(fields) + "\n")
+            record += 1
+    return path

@@ -1,0 +1,354 @@
+"""The scoring engine on the real chr20 slice: nothing lost, REF reuse, chunks, determinism, resume, quantiles.
+
+The model here is a small deterministic SequenceModel (base content smoothed over 33 bp plus a
+whole-window GC term, so REF context matters); end-to-end runs with alphagenome-tiny live in
+test_engine_alphagenome.py.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+from genome_plugin.errors import GenomePluginError
+from genome_plugin.genome import Interval, Reference, Variant, one_hot, read_gtf, read_vcf, variant_sequences
+from genome_plugin.models import SequenceModel
+from genome_plugin.scoring.base import Scorer, ScoreResult, ScoringContext
+from genome_plugin.scoring.center_mask import CenterMask
+from genome_plugin.scoring.engine import score_variants
+from genome_plugin.tracks import OutputType, TrackTable
+
+TEST_DATA = Path(__file__).resolve().parents[1] / "test-data"
+FASTA = TEST_DATA / "chr20_slice.fa"
+GTF = TEST_DATA / "genes.gtf"
+AWKWARD = TEST_DATA / "awkward.vcf"
+VARIANTS = TEST_DATA / "variants.vcf"
+LENGTH = 8192
+SCORERS = ["center_mask_dnase_501_diff_log2_sum", "center_mask_dnase_2001_l2_diff", "gene_mask_lfc_rna_seq",
+           "gene_mask_splicing_splice_sites_all", "contact_map"]
+
+
+class ToyModel(SequenceModel):
+    """Deterministic tracks from the sequence: local base content plus a whole-window term."""
+
+    name = "toy-scoring"
+    version = "1"
+    organisms = ("human",)
+    delay = 0.0  # seconds per model call, to give a kill-and-resume test time to kill
+
+    _TRACKS = {
+        OutputType.DNASE: [("gc", "."), ("a", "+"), ("a", "-")],
+        OutputType.RNA_SEQ: [("cov", "+"), ("cov", "-"), ("total", ".")],
+        OutputType.SPLICE_SITES: [("donor", "+"), ("acceptor", "+"), ("donor", "-"), ("acceptor", "-")],
+        OutputType.CONTACT_MAPS: [("hic", ".")],
+    }
+    _RES = {OutputType.DNASE: (1, 128), OutputType.RNA_SEQ: (1,), OutputType.SPLICE_SITES: (1,),
+            OutputType.CONTACT_MAPS: (2048,)}
+
+    def output_types(self):
+        return tuple(self._TRACKS)
+
+    def tracks(self, output_type, organism="human"):
+        return TrackTable([{"name": n, "strand": s, "assay_title": output_type.value} for n, s in
+                           self._TRACKS[output_type]])
+
+    def resolutions(self, output_type):
+        return self._RES[output_type]
+
+    def valid_length(self, length):
+        return -(-length // 2048) * 2048
+
+    def predict(self, onehot, *, organism="human", requests=None):
+        if self.delay:
+            time.sleep(self.delay)
+        x = np.asarray(onehot, dtype=np.float64)
+        kernel = np.ones(33) / 33
+        smooth = np.apply_along_axis(lambda v: np.convolve(v, kernel, mode="same"), 1, x)  # (B, S, 4)
+        window_gc = x[..., 1:3].sum(-1).mean(1, keepdims=True)  # (B, 1)
+        gc = smooth[..., 1] + smooth[..., 2] + window_gc
+        dnase = np.stack([gc, smooth[..., 0], smooth[..., 3]], -1)
+        rna = np.stack([2 * smooth[..., 0] + window_gc, 2 * smooth[..., 3] + window_gc, gc], -1)
+        splice = np.stack([x[..., 2] * np.roll(x[..., 3], -1, 1), x[..., 0] * np.roll(x[..., 2], -1, 1),
+                           x[..., 0] * np.roll(x[..., 1], -1, 1), x[..., 1] * np.roll(x[..., 3], -1, 1)], -1)
+        bins = x.shape[1] // 2048
+        binned = x[..., 1:3].sum(-1).reshape(x.shape[0], bins, 2048).mean(-1)
+        contact = (binned[:, :, None] * binned[:, None, :])[..., None]
+        full = {(OutputType.DNASE, 1): dnase, (OutputType.RNA_SEQ, 1): rna, (OutputType.SPLICE_SITES, 1): splice,
+                (OutputType.CONTACT_MAPS, 2048): contact}
+        full[(OutputType.DNASE, 128)] = dnase.reshape(x.shape[0], -1, 128, 3).mean(2)
+        requests = requests if requests is not None else dict.fromkeys(self._TRACKS)
+        out = {}
+        for (output_type, resolution), values in full.items():
+            if output_type in requests:
+                index = requests[output_type]
+                out[(output_type, resolution)] = (values if index is None else values[..., np.asarray(index)]
+                                                  ).astype(np.float32)
+        return out
+
+
+@pytest.fixture(scope="module")
+def model():
+    return ToyModel()
+
+
+@pytest.fixture(scope="module")
+def annotation():
+    return read_gtf(GTF)
+
+
+def _run(model, vcf, out, annotation=None, **options):
+    options.setdefault("scorers", SCORERS)
+    options.setdefault("sequence_length", LENGTH)
+    return score_variants(model, FASTA, vcf, annotation=annotation, out_dir=out, progress=False, **options)
+
+
+def _data_lines(path):
+    return [line for line in Path(path).read_text().splitlines() if line and not line.startswith("#")]
+
+
+def _info(line):
+    return dict(item.split("=", 1) for item in line.split("\t")[7].split(";") if "=" in item)
+
+
+def test_awkward_vcf_records_in_equal_records_out(tmp_path, model, annotation):
+    run = _run(model, AWKWARD, tmp_path, annotation)
+    reference = Reference(FASTA)
+    expected = [(r.record, r.allele, r.variant_id, r.reason) for r in read_vcf(AWKWARD, reference=reference,
+                                                                               max_allele_length=100)]
+    assert run.entries == len(expected)
+    # VCF: every data line, in order, with one GP_REASON value per ALT
+    lines_in, lines_out = _data_lines(AWKWARD), _data_lines(run.vcf)
+    assert len(lines_out) == len(lines_in)
+    assert [line.split("\t")[:7] for line in lines_out] == [line.split("\t")[:7] for line in lines_in]
+    by_id = {}
+    for line in lines_out:
+        by_id.setdefault(line.split("\t")[2], []).append(_info(line))
+    assert by_id["ref_mismatch"][0]["GP_REASON"].startswith("REF_G_does_not_match")
+    assert by_id["star_allele"][0]["GP_REASON"].split(",")[0] == "."
+    assert "ALT__" in by_id["star_allele"][0]["GP_REASON"].split(",")[1]
+    assert by_id["deletion_200bp_too_long"][0]["GP_REASON"].startswith("allele_longer_than_100")
+    assert by_id["missing_contig"][0]["GP_REASON"].startswith("contig_chr99")
+    for name in ("good_snv_control", "insertion_at_chrom_end", "deletion_at_chrom_start", "mnv_2bp",
+                 "lowercase_alleles", "unsorted_after_later_positions"):
+        info = by_id[name][0]
+        assert info["GP_REASON"] == "."
+        assert info["GP_center_mask_dnase_501_diff_log2_sum"] not in (".", "")
+    assert len(by_id["duplicate"]) == 2 and by_id["duplicate"][0] == by_id["duplicate"][1]
+    # the genes of the slice: the gene scorer names them in the INFO summary
+    assert "/" in by_id["good_snv_control"][0]["GP_gene_mask_splicing_splice_sites_all"]
+    # h5ad: one row per entry for variant-level scorers, reasons kept, NaN where not scored
+    for name in SCORERS:
+        adata = ad.read_h5ad(run.h5ad[name])
+        pairs = list(dict.fromkeys(zip(adata.obs["record"], adata.obs["allele"])))
+        assert pairs == [(r, a) for r, a, _, _ in expected]
+        first = adata.obs.drop_duplicates(["record", "allele"])
+        assert list(first["reason"]) == [reason for *_, reason in expected] or name.startswith("gene")
+        unscored = (adata.obs["reason"] != "").to_numpy()
+        assert np.isnan(adata.X[unscored]).all()
+        assert adata.uns["genome_plugin"]["scorer"]["name"] == name
+    # TSV: every entry under every scorer
+    tsv = pd.read_csv(run.tsv, sep="\t", keep_default_na=False, dtype=str)
+    for name in SCORERS:
+        got = tsv[tsv["variant_scorer"] == name].drop_duplicates(["vcf_record", "variant_id"])
+        assert len(got) == len(expected), name
+    reasons = tsv.drop_duplicates(["vcf_record", "variant_id"]).set_index("vcf_record")
+    assert (reasons.loc[reasons["variant_id"].str.contains("<DEL>"), "reason"].str.contains("symbolic")).all()
+
+
+def test_scores_equal_a_direct_computation(tmp_path, model):
+    vcf = tmp_path / "one.vcf"
+    vcf.write_text(AWKWARD.read_text().split("#CHROM")[0] + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                   + "chr20\t110772\tsnv\tC\tT\t.\t.\t.\nchr20\t80945\tins\tC\tCA\t.\t.\t.\n")
+    run = _run(model, vcf, tmp_path / "out", scorers=["center_mask_dnase_501_diff_sum"], window_stride=1)
+    scores = ad.read_h5ad(run.h5ad["center_mask_dnase_501_diff_sum"]).X
+    reference = Reference(FASTA)
+    variant = Variant("chr20", 110772, "C", "T")
+    window = Interval("chr20", variant.start - LENGTH // 2, variant.start + LENGTH // 2)
+    ref_seq, alt_seq = variant_sequences(reference, window, variant)
+    ref = model.predict(one_hot(ref_seq)[None])[(OutputType.DNASE, 1)][0].astype(np.float64)
+    alt = model.predict(one_hot(alt_seq)[None])[(OutputType.DNASE, 1)][0].astype(np.float64)
+    centre = LENGTH // 2  # the variant's base: bins 3846 .. 4346 (501 bp)
+    expected = alt[centre - 250: centre + 251].sum(0) - ref[centre - 250: centre + 251].sum(0)
+    np.testing.assert_allclose(scores[0], expected, rtol=1e-5, atol=1e-5)
+    # the insertion: the ALT window has the inserted A at centre + 1 and everything after shifted by one
+    variant = Variant("chr20", 80945, "C", "CA")
+    window = Interval("chr20", variant.start - LENGTH // 2, variant.start + LENGTH // 2)
+    ref_seq, alt_seq = variant_sequences(reference, window, variant)
+    ref = model.predict(one_hot(ref_seq)[None])[(OutputType.DNASE, 1)][0].astype(np.float64)
+    alt = model.predict(one_hot(alt_seq)[None])[(OutputType.DNASE, 1)][0].astype(np.float64)
+    aligned = np.concatenate([alt[:centre], np.maximum(alt[centre], alt[centre + 1])[None], alt[centre + 2:],
+                              ref[-1:]])
+    expected = (aligned[centre - 250: centre + 251] - ref[centre - 250: centre + 251]).sum(0)
+    np.testing.assert_allclose(scores[1], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_ref_is_predicted_once_per_window(tmp_path, model):
+    calls = []
+
+    class Counting(ToyModel):
+        def predict(self, onehot, **kwargs):
+            calls.append(onehot.shape[0])
+            return super().predict(onehot, **kwargs)
+
+    run = _run(Counting(), VARIANTS, tmp_path, scorers=["center_mask_dnase_501_diff_sum"], batch_size=4,
+               window_stride=4096)
+    n_variants = len(_data_lines(VARIANTS))
+    assert run.scored == n_variants
+    assert run.windows < n_variants  # some variants share a window
+    assert sum(calls) == run.windows + n_variants  # REF once per window, one ALT per variant
+
+
+def test_chunks_and_regions_split_without_loss(tmp_path, model, annotation):
+    full = _run(model, VARIANTS, tmp_path / "full", annotation)
+    parts = [_run(model, VARIANTS, tmp_path / f"c{i}", annotation, chunk=f"{i}/3") for i in (1, 2, 3)]
+    assert sum(p.scored for p in parts) == full.scored
+    assert all(p.entries == full.entries for p in parts)
+    whole = ad.read_h5ad(full.h5ad["center_mask_dnase_501_diff_log2_sum"])
+    merged = np.full(whole.shape, np.nan, dtype=np.float32)
+    for part in parts:
+        adata = ad.read_h5ad(part.h5ad["center_mask_dnase_501_diff_log2_sum"])
+        mine = (adata.obs["reason"] == "").to_numpy()
+        assert adata.obs.loc[~mine, "reason"].str.startswith("outside chunk").all()
+        merged[mine] = adata.X[mine]
+    np.testing.assert_array_equal(merged, whole.X)
+    region = _run(model, VARIANTS, tmp_path / "region", annotation, region="chr20:100000-150000")
+    obs = ad.read_h5ad(region.h5ad["contact_map"]).obs
+    inside = (obs["pos"] > 100000) & (obs["pos"] <= 150000)
+    assert (obs.loc[inside, "reason"] == "").all()
+    assert obs.loc[~inside, "reason"].str.startswith("outside region chr20:100000-150000").all()
+
+
+def test_two_runs_are_byte_identical(tmp_path, model, annotation):
+    first = _run(model, AWKWARD, tmp_path / "a", annotation, batch_size=3)
+    second = _run(model, AWKWARD, tmp_path / "b", annotation, batch_size=3)
+    assert first.tsv.read_bytes() == second.tsv.read_bytes()
+    assert first.vcf.read_bytes() == second.vcf.read_bytes()
+
+
+def test_background_gives_quantiles(tmp_path, model, annotation):
+    run = _run(model, VARIANTS, tmp_path, annotation, background_vcf=VARIANTS,
+               scorers=["center_mask_dnase_501_diff_log2_sum", "contact_map"])
+    signed = ad.read_h5ad(run.h5ad["center_mask_dnase_501_diff_log2_sum"])
+    q = signed.layers["quantile"]
+    assert np.nanmin(q) >= -1 and np.nanmax(q) <= 1
+    # scored against itself: the largest |score| of each track is the top quantile, with the score's sign
+    for track in range(signed.n_vars):
+        top = np.nanargmax(np.abs(signed.X[:, track]))
+        assert q[top, track] == pytest.approx(np.sign(signed.X[top, track]))
+    unsigned = ad.read_h5ad(run.h5ad["contact_map"]).layers["quantile"]
+    assert np.nanmin(unsigned) > 0 and np.nanmax(unsigned) == 1.0
+    tsv = pd.read_csv(run.tsv, sep="\t")
+    assert tsv["quantile_score"].notna().any()
+
+
+def test_unavailable_scorers(tmp_path, model):
+    with pytest.raises(GenomePluginError, match="does not predict"):
+        _run(model, VARIANTS, tmp_path, scorers=["center_mask_chip_tf_501_diff_sum"])
+    with pytest.raises(GenomePluginError, match="needs a gene annotation"):
+        _run(model, VARIANTS, tmp_path, scorers=["gene_mask_lfc_rna_seq"])
+    run = _run(model, VARIANTS, tmp_path, scorers=["recommended"], annotation=read_gtf(GTF))
+    assert "center_mask_chip_tf_501_diff_log2_sum" in run.skipped_scorers
+    assert set(run.h5ad) == {"center_mask_dnase_501_diff_log2_sum", "center_mask_dnase_501_active_sum",
+                             "contact_map", "gene_mask_lfc_rna_seq", "gene_mask_active_rna_seq",
+                             "gene_mask_splicing_splice_sites_all", "polyadenylation"}
+
+
+class FailsOnInsertions(Scorer):
+    name = "fails_on_insertions"
+    output_type = OutputType.DNASE
+    description = "test scorer that raises on insertions"
+
+    def score(self, ref: np.ndarray, alt: np.ndarray, *, context: ScoringContext) -> ScoreResult:
+        if len(context.variant.alt) > len(context.variant.ref):
+            msg = "insertions not supported"
+            raise RuntimeError(msg)
+        return ScoreResult.single(np.ones(ref.shape[1]))
+
+
+def test_a_failing_scorer_does_not_stop_the_run(tmp_path, model):
+    run = _run(model, AWKWARD, tmp_path, scorers=[FailsOnInsertions(), CenterMask("dnase", 501, "diff_sum")])
+    failing = ad.read_h5ad(run.h5ad["fails_on_insertions"]).obs
+    insertion = failing["variant_id"].isin(["chr20:1:T>TA", "chr20:360000:G>GA"])
+    assert failing.loc[insertion, "reason"].str.contains("insertions not supported").all()
+    other = ad.read_h5ad(run.h5ad["center_mask_dnase_501_diff_sum"]).obs
+    assert (other.loc[insertion.to_numpy(), "reason"] == "").all()
+
+
+def test_resume_refuses_other_settings(tmp_path, model):
+    from genome_plugin.scoring.checkpoint import Checkpoint
+
+    Checkpoint(tmp_path, {"a": 1}, resume=False)
+    with pytest.raises(GenomePluginError, match="different settings"):
+        Checkpoint(tmp_path, {"a": 2}, resume=True)
+
+
+KILL_SCRIPT = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("engine_tests", {test_file!r})
+tests = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tests)
+tests.ToyModel.delay = {delay}
+from genome_plugin.scoring.engine import score_variants
+score_variants(tests.ToyModel(), tests.FASTA, {vcf!r}, scorers=tests.SCORERS, annotation=tests.GTF,
+               out_dir={out!r}, sequence_length=tests.LENGTH, batch_size=2, checkpoint_every=3, window_stride=1,
+               resume={resume}, progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_without_loss_or_double_scoring(tmp_path, model, annotation):
+    vcf = TEST_DATA / "variants_1000.vcf"
+    lines = VARIANTS.read_text().splitlines()
+    header = [line for line in lines if line.startswith("#")]
+    body = _data_lines(vcf)[:60]
+    small = tmp_path / "sixty.vcf"
+    small.write_text("\n".join(header + body) + "\n")
+    out = tmp_path / "killed"
+    script = KILL_SCRIPT.format(test_file=__file__, delay=0.05, vcf=str(small), out=str(out), resume=False)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    process = subprocess.Popen([sys.executable, "-c", script], env=env, start_new_session=True)
+    checkpoint = out / ".genome_plugin_checkpoint"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(checkpoint.glob("part-*.npz"))) < 3:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    parts = sorted(checkpoint.glob("part-*.npz"))
+    assert len(parts) >= 3, "the run did not get far enough to be killed mid-way"
+    assert not (out / "scores.tsv").exists()
+    stored = [int(e) for part in parts for e in np.load(part)["entries"]]
+    assert len(stored) == len(set(stored)) < 60
+    records = list(read_vcf(small))
+    todo = [r for i, r in enumerate(records) if i not in set(stored)]
+    sequences = []
+
+    class Counting(ToyModel):
+        def predict(self, onehot, **kwargs):
+            sequences.extend(row for row in onehot if row.any())  # all-N rows only pad a batch
+            return super().predict(onehot, **kwargs)
+
+    resumed = score_variants(Counting(), FASTA, small, scorers=SCORERS, annotation=annotation, out_dir=out,
+                             sequence_length=LENGTH, batch_size=2, checkpoint_every=3, window_stride=1, resume=True,
+                             progress=False)
+    assert resumed.resumed == len(stored)
+    assert resumed.scored == 60
+    # only the variants the killed run had not stored went through the model: one REF per window, one ALT each
+    assert len(sequences) == len({r.pos for r in todo}) + len(todo)
+    clean = score_variants(model, FASTA, small, scorers=SCORERS, annotation=annotation, out_dir=tmp_path / "clean",
+                           sequence_length=LENGTH, batch_size=2, checkpoint_every=3, window_stride=1, progress=False)
+    assert resumed.tsv.read_bytes() == clean.tsv.read_bytes()
+    assert resumed.vcf.read_bytes() == clean.vcf.read_bytes()
+    for name in SCORERS:
+        a, b = ad.read_h5ad(resumed.h5ad[name]), ad.read_h5ad(clean.h5ad[name])
+        pd.testing.assert_frame_equal(a.obs, b.obs)
+        np.testing.assert_array_equal(a.X, b.X)
+    assert not (out / ".genome_plugin_checkpoint").exists()
