@@ -31,8 +31,8 @@ from tqdm.auto import tqdm
 from genome_plugin.adata import contact_map_to_anndata, provenance, tracks_to_anndata, validate
 from genome_plugin.genome.intervals import Interval, Variant
 from genome_plugin.genome.reference import Reference, variant_sequences
-from genome_plugin.ism import ism
 from genome_plugin.models import Predictions
+from genome_plugin.mutagenesis import ism
 from genome_plugin.predict import (
     DEFAULT_BATCH_SIZE,
     ModelLike,
@@ -84,11 +84,13 @@ def _concat(parts: list[ad.AnnData], uns: dict[str, Any]) -> ad.AnnData:
     if len(parts) == 1:
         adata = parts[0]
     else:
+        names = pd.Index(np.concatenate([p.obs_names.to_numpy() for p in parts]))
+        if not names.is_unique:  # overlapping intervals share bins: prefix each bin with its interval
+            for part in parts:
+                part.obs_names = [f"{i}|{n}" for i, n in zip(part.obs["interval_id"].astype(str), part.obs_names)]
         adata = ad.concat(parts, axis=0, join="inner", merge="first", index_unique=None)
         for column in ("chrom", "interval_id"):
             adata.obs[column] = pd.Categorical(adata.obs[column].astype(str))
-        if not adata.obs_names.is_unique:  # overlapping intervals share bins: prefix the interval
-            adata.obs_names = [f"{i}|{n}" for i, n in zip(adata.obs["interval_id"].astype(str), adata.obs_names)]
     adata.uns["genome_plugin"] = uns
     return validate(adata)
 

@@ -359,7 +359,7 @@ def plot_ism(adata: ad.AnnData, *, track: int | str = 0) -> Figure:
     the axis are bases whose mutation lowers the prediction, letters below the axis raise it when
     mutated. The heatmap shows every SNV's effect (reference bases, 0 by definition, are dotted).
     """
-    from genome_plugin.ism import ism_matrix
+    from genome_plugin.mutagenesis import ism_matrix
 
     matrix, sequence = ism_matrix(adata, track)
     column = adata.var_names.get_loc(track) if isinstance(track, str) else int(track)

@@ -284,12 +284,16 @@ class Predictor:
     def window(self, interval: Interval) -> Interval:
         """The model input window for ``interval``: the smallest valid length around it.
 
+        The length is rounded up to a whole number of the coarsest bins when the model accepts that.
         The window starts on a multiple of the coarsest requested resolution whenever the interval
         still fits (so bins of different intervals, bigWig entries and ``.cool`` pixels share one
         genome-wide grid); otherwise it is centred on the interval.
         """
         length = self.model.valid_length(interval.width)
         grid = self.coarsest_resolution
+        if length % grid:  # a whole number of coarse bins, when the model takes it, so the last bin is not lost
+            rounded = self.model.valid_length(-(-length // grid) * grid)
+            length = rounded if rounded % grid == 0 else length
         first = (interval.start // grid) * grid
         span = -(-interval.end // grid) * grid - first
         if length % grid == 0 and span <= length:

@@ -1,5 +1,8 @@
 """In silico mutagenesis (ISM): every SNV in an interval, scored against the reference prediction.
 
+(The module is not called ``ism`` because the package's public function ``genome_plugin.ism`` is
+this module's :func:`ism`; a submodule of the same name would shadow it once imported.)
+
 Each of the three possible SNVs at each base of the interval is predicted over the same window as
 the reference and scored with a registered scorer (variant- or gene-level) or with the built-in
 effect (mean ALT - REF over the mutated interval). The result is a ``variant_scores`` AnnData with
