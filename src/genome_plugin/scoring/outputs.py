@@ -72,27 +72,27 @@ class ScorerOutput:
                  ) -> ScorerOutput:
         """Rows for every entry: its result rows, or one NaN row with the reason it has none."""
         n_tracks = len(tracks)
-        frames: list[pd.DataFrame] = []
+        records: list[dict[str, Any]] = []
         blocks: list[np.ndarray] = []
+        kind = getattr(scorer, "row_kind", "variant")
         for entry in entries:
             base = {**entry.obs, "scored_interval": windows.get(entry.index, "")}
             result = results.get(entry.index, entry.reason or "not scored")
             if isinstance(result, ScoreResult) and len(result.rows) == 0:
-                kind = getattr(scorer, "row_kind", "variant")
                 result = f"no {kind} in reach of the variant" if kind != "variant" else "scorer returned no rows"
             if isinstance(result, str):
-                frames.append(pd.DataFrame([{**base, "reason": entry.reason or result,
-                                             "scored_interval": "" if entry.reason else base["scored_interval"]}]))
+                records.append({**base, "scored_interval": "" if entry.reason else base["scored_interval"],
+                                "reason": entry.reason or result})
                 blocks.append(np.full((1, n_tracks), np.nan, dtype=np.float32))
                 continue
-            rows = result.rows.copy()
-            for key in reversed(list(base)):
-                if key not in rows.columns:
-                    rows.insert(0, key, base[key])
-            rows["reason"] = ""
-            frames.append(rows)
-            blocks.append(np.asarray(result.values, dtype=np.float32).reshape(len(rows), n_tracks))
-        obs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(OBS_HEAD))
+            if len(result.rows.columns):
+                records += [{**base, **row, "reason": ""} for row in result.rows.to_dict("records")]
+            else:
+                records += [{**base, "reason": ""}] * len(result.rows)
+            blocks.append(np.asarray(result.values, dtype=np.float32).reshape(len(result.rows), n_tracks))
+        obs = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=list(OBS_HEAD))
+        head = [c for c in OBS_HEAD if c in obs.columns]
+        obs = obs[head + [c for c in obs.columns if c not in head]]
         values = np.concatenate(blocks) if blocks else np.zeros((0, n_tracks), dtype=np.float32)
         return cls(scorer, output_type, resolution, tracks, _clean_obs(obs), values)
 
