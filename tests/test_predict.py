@@ -52,6 +52,16 @@ def test_predict_batch_pads_the_last_batch_to_one_shape():
     np.testing.assert_allclose(out[(OutputType.DNASE, 1)][5], single[(OutputType.DNASE, 1)][0], rtol=1e-6)
 
 
+def test_small_calls_are_padded_to_a_power_of_two():
+    model = SymmetricModel()
+    predictor = Predictor(model, batch_size=8, progress=False)
+    for count in (1, 2, 3, 5, 8, 11):
+        out = predictor.predict_batch(["ACGT" * 16] * count)
+        assert out[(OutputType.DNASE, 1)].shape[0] == count
+    assert [shape[0] for shape, _ in model.calls] == [1, 2, 4, 8, 8, 8, 8]
+    assert sorted(predictor.compiled_shapes) == [(1, 64), (2, 64), (4, 64), (8, 64)]
+
+
 def test_predict_batch_rejects_lengths_the_model_does_not_take():
     predictor = Predictor(SymmetricModel(), progress=False)
     with pytest.raises(ValueError, match="resize to 128 bp"):
@@ -182,6 +192,17 @@ def test_windows_stay_centred_when_the_grid_does_not_fit():
     assert predictor.window(Interval("chr20", 1001, 1129)) == Interval("chr20", 1001, 1129)
     assert predictor.window(Interval("chr20", 1001, 1128)) == Interval("chr20", 1000, 1128)
     assert predictor.window(Interval("chr20", 1008, 1072)) == Interval("chr20", 1008, 1072)
+
+
+def test_windows_of_any_length_models_cover_whole_coarse_bins():
+    class AnyLength(SymmetricModel):
+        def valid_length(self, length):
+            return length
+
+    predictor = Predictor(AnyLength(), progress=False)
+    assert predictor.window(Interval("chr20", 1000, 1100)) == Interval("chr20", 992, 1104)
+    assert predictor.window(Interval("chr20", 1001, 1101)) == Interval("chr20", 992, 1104)
+    assert predictor.window(Interval("chr20", 1007, 1107)) == Interval("chr20", 1001, 1113)  # 112 bp, centred
 
 
 def test_predict_sequence_pads_and_crops_to_the_sequence():

@@ -209,8 +209,9 @@ class Predictor:
     requests
         Output types with track indices (see :func:`select_tracks`); None = every type, all tracks.
     batch_size
-        Most sequences per model call. A call with fewer sequences pads the last batch with all-N
-        sequences so the model sees one input shape per (length, batch) and compiles once.
+        Most sequences per model call. Batches are padded with all-N sequences to ``batch_size`` (or,
+        for fewer sequences, to the next power of two), so the model sees few input shapes per length
+        and compiles each once.
     rc_average
         Average the forward and the reverse-complement prediction (see the module docstring).
     progress
@@ -360,7 +361,9 @@ class Predictor:
         if reverse:  # ask for the strand twins so each column already is the requested + strand track
             requests = {t: (None if i is None else self._swaps[t][i]) for t, i in self.requests.items()}
         n = len(sequences)
-        batch = min(self.batch_size, n)
+        # Fewer sequences than batch_size are padded to the next power of two (capped at batch_size): at
+        # most log2(batch_size) + 1 compiled shapes per length, and a lone 1 Mb window is not padded to 4.
+        batch = min(self.batch_size, 1 << (n - 1).bit_length())
         length = len(sequences[0])
         chunks: dict[tuple[OutputType, int], list[np.ndarray]] = {}
         for first in range(0, n, batch):
