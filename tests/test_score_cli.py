@@ -1,0 +1,132 @@
+"""``genome-plugin score`` end to end, including a scorer that a third-party plugin registers in-process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+from genome_plugin import cli, plugins
+from genome_plugin.hookspecs import hookimpl
+from genome_plugin.models import ModelEntry, SequenceModel
+from genome_plugin.scoring.base import Scorer, ScoreResult
+from genome_plugin.tracks import OutputType, TrackTable
+
+TEST_DATA = Path(__file__).resolve().parents[1] / "test-data"
+FASTA = str(TEST_DATA / "chr20_slice.fa")
+VARIANTS = TEST_DATA / "variants.vcf"
+
+
+class GuanineModel(SequenceModel):
+    """One DNase-like track: 1 where the base is G, else 0 (so scores follow from the alleles by hand)."""
+
+    name = "cli-guanine"
+    version = "1"
+
+    def output_types(self):
+        return (OutputType.DNASE,)
+
+    def tracks(self, output_type, organism="human"):
+        return TrackTable([{"name": "guanine", "strand": "."}])
+
+    def resolutions(self, output_type):
+        return (1,)
+
+    def predict(self, onehot, *, organism="human", requests=None):
+        return {(OutputType.DNASE, 1): np.asarray(onehot[..., 2:3], dtype=np.float32)}
+
+
+class GuanineGain(Scorer):
+    """G bases gained by the ALT window: sum(ALT) - sum(REF) over the whole window."""
+
+    name = "thirdparty_guanine_gain"
+    output_type = OutputType.DNASE
+    description = "G bases gained (third-party test scorer)"
+
+    def score(self, ref, alt, *, context):
+        return ScoreResult.single(alt.sum(axis=0) - ref.sum(axis=0))
+
+
+class ThirdParty:
+    @hookimpl
+    def register_models(self, register):
+        register(ModelEntry(name="cli-guanine", loader=GuanineModel, description="test model",
+                            output_types=(OutputType.DNASE,), real_weights=False))
+
+    @hookimpl
+    def register_scorers(self, register):
+        register(GuanineGain())
+
+
+@pytest.fixture
+def third_party():
+    plugin = ThirdParty()
+    plugins.pm.register(plugin, name="test-third-party")
+    try:
+        yield plugin
+    finally:
+        plugins.pm.unregister(plugin)
+
+
+def test_third_party_scorer_runs_from_the_cli(tmp_path, third_party, capsys):
+    out = tmp_path / "out"
+    code = cli.main(["-q", "score", "--model", "cli-guanine", "--fasta", FASTA, "--vcf", str(VARIANTS),
+                     "--scorer", "thirdparty_guanine_gain", "--scorer", "center_mask_dnase_501_diff_sum",
+                     "--sequence-length", "4096", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["center_mask_dnase_501_diff_sum.h5ad", "scores.tsv",
+                                                     "scores.vcf", "thirdparty_guanine_gain.h5ad"]
+    adata = ad.read_h5ad(out / "thirdparty_guanine_gain.h5ad")
+    # an SNV gains one G when ALT is G, loses one when REF is G, else none
+    snv = (adata.obs["ref"].str.len() == 1) & (adata.obs["alt"].str.len() == 1)
+    expected = (adata.obs["alt"] == "G").astype(float) - (adata.obs["ref"] == "G").astype(float)
+    np.testing.assert_array_equal(adata.X[snv.to_numpy(), 0], expected[snv].to_numpy())
+    assert {0.0, 1.0, -1.0} <= set(adata.X[snv.to_numpy(), 0])
+    assert adata.uns["genome_plugin"]["model"] == "cli-guanine"
+    tsv = pd.read_csv(out / "scores.tsv", sep="\t")
+    assert set(tsv["variant_scorer"]) == {"thirdparty_guanine_gain", "center_mask_dnase_501_diff_sum"}
+    assert list(tsv.columns[:12]) == ["variant_id", "scored_interval", "gene_id", "gene_name", "gene_type",
+                                      "gene_strand", "junction_Start", "junction_End", "output_type",
+                                      "variant_scorer", "track_name", "track_strand"]
+    header = [line for line in (out / "scores.vcf").read_text().splitlines() if line.startswith("##INFO")]
+    assert any("ID=GP_thirdparty_guanine_gain,Number=A" in line and "G bases gained" in line for line in header)
+
+
+def test_list_scorers_shows_presets_and_plugins(third_party, capsys):
+    assert cli.main(["score", "--list-scorers"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    recommended = next(line for line in lines if line.startswith("recommended\t"))
+    assert "preset of 19" in recommended
+    assert any(line.startswith("thirdparty_guanine_gain\tdnase\t") and "[test-third-party]" in line
+               for line in lines)
+
+
+def test_cli_errors_are_one_line(tmp_path, third_party, capsys):
+    code = cli.main(["score", "--model", "cli-guanine", "--fasta", FASTA, "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == "genome-plugin score: error: --vcf required (or --list-scorers)"
+    code = cli.main(["score", "--model", "cli-guanine", "--fasta", FASTA, "--vcf", str(VARIANTS), "--scorer",
+                     "contact_map", "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "does not predict contact_maps" in err
+    code = cli.main(["score", "--model", "cli-guanine", "--fasta", FASTA, "--vcf", str(VARIANTS), "--scorer",
+                     "no_such_scorer", "--out", str(tmp_path)])
+    assert code == 2 and "unknown scorer 'no_such_scorer'" in capsys.readouterr().err
+
+
+def test_cli_chunk_and_recommended_preset(tmp_path, third_party, capsys):
+    out = tmp_path / "chunk"
+    code = cli.main(["-q", "score", "--model", "cli-guanine", "--fasta", FASTA, "--vcf", str(VARIANTS),
+                     "--chunk", "2/2", "--sequence-length", "4096", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    # of the SDK's 19, this one-track DNase model can run the two DNase centre-mask scorers
+    assert sorted(p.name for p in out.glob("*.h5ad")) == ["center_mask_dnase_501_active_sum.h5ad",
+                                                          "center_mask_dnase_501_diff_log2_sum.h5ad"]
+    obs = ad.read_h5ad(out / "center_mask_dnase_501_active_sum.h5ad").obs
+    second = (obs["record"] * 2 // len(obs) == 1).to_numpy()  # contiguous blocks: records 13..24 of 25
+    assert second.sum() == 12
+    assert (obs["reason"][~second] == "outside chunk 2/2").all()
+    assert (obs["reason"][second] == "").all()
