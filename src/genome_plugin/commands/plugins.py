@@ -7,10 +7,12 @@ import json
 
 NAME = "plugins"
 HELP = "list loaded plugins and the models, scorers and writers each registered"
+SHOWN = 12
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--all", action="store_true", help=f"list every name, not only the first {SHOWN}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
         origin = "built-in" if plugin["builtin"] else plugin["package"]
         print(f"{plugin['name']}  ({origin})")
         for kind in ("models", "scorers", "writers"):
-            if plugin.get(kind):
-                print(f"    {kind}: {', '.join(plugin[kind])}")
+            names = plugin.get(kind) or []
+            if names:
+                shown = names if args.all or len(names) <= SHOWN else [*names[:SHOWN], f"... ({len(names)} in all; --all)"]
+                print(f"    {kind}: {', '.join(shown)}")
     return 0
