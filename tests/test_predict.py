@@ -205,6 +205,24 @@ def test_windows_of_any_length_models_cover_whole_coarse_bins():
     assert predictor.window(Interval("chr20", 1007, 1107)) == Interval("chr20", 1001, 1113)  # 112 bp, centred
 
 
+def test_context_widens_the_window_and_the_api_crops_it(reference):
+    from genome_plugin import api
+
+    model = SymmetricModel()
+    predictor = Predictor(model, context=32, progress=False)
+    assert predictor.window(Interval("chr20", 1000, 1064)) == Interval("chr20", 968, 1096)
+    assert predictor.window(Interval("chr20", 1000, 1064), with_context=False) == Interval("chr20", 1000, 1064)
+    with_context = api.predict_interval(model, "chr20:1000-1064", reference=reference, context=32)["dnase_1bp"]
+    without = api.predict_interval(model, "chr20:1000-1064", reference=reference)["dnase_1bp"]
+    assert with_context.obs["start"].tolist() == without.obs["start"].tolist() == list(range(1000, 1064))
+    full = model.predict(one_hot(reference.fetch(Interval("chr20", 968, 1096)))[None])[(OutputType.DNASE, 1)][0]
+    np.testing.assert_allclose(with_context.X, full[32:96], rtol=1e-6)
+    assert not np.allclose(with_context.X, without.X)  # the right edge now sees real sequence, not N
+    assert with_context.uns["genome_plugin"]["context"] == 32
+    model.context = 16  # a model that declares the context it needs gets it by default
+    assert Predictor(model, progress=False).context == 16
+
+
 def test_predict_sequence_pads_and_crops_to_the_sequence():
     model = SymmetricModel()
     predictor = Predictor(model, progress=False)

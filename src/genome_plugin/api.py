@@ -100,7 +100,7 @@ def _uns(kind: str, predictor: Predictor, key: tuple[OutputType, int], reference
     output_type, resolution = key
     return provenance(kind, model=predictor.model, output_type=output_type, resolution=resolution,
                       reference=reference.path if reference is not None else None, organism=predictor.organism,
-                      rc_average=predictor.rc_average, **extra)
+                      rc_average=predictor.rc_average, context=predictor.context, **extra)
 
 
 def predict_interval(
@@ -113,6 +113,7 @@ def predict_interval(
     track_filters: Mapping[str, Any] | None = None,
     organism: str = "human",
     rc_average: bool = False,
+    context: int | None = None,
     crop: bool = True,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = False,
@@ -157,7 +158,8 @@ def predict_interval(
         msg = "predict_interval needs at least one interval"
         raise ValueError(msg)
     predictor = Predictor.from_filters(model, output_types=output_types, tracks=tracks, track_filters=track_filters,
-                           organism=organism, rc_average=rc_average, batch_size=batch_size, progress=progress)
+                                       organism=organism, rc_average=rc_average, batch_size=batch_size,
+                                       progress=progress, context=context)
     parts: dict[tuple[OutputType, int], list[ad.AnnData]] = {}
     windows: list[str] = []
     for interval, window, predictions in predictor.iter_intervals(ref, parsed):
@@ -207,7 +209,7 @@ def predict_sequence(
         raise ValueError(msg)
     cleaned = "".join(base if base in "ACGTN" else "N" for base in sequence)
     predictor = Predictor.from_filters(model, output_types=output_types, tracks=tracks, track_filters=track_filters,
-                           organism=organism, rc_average=rc_average, batch_size=1, progress=False)
+                                       organism=organism, rc_average=rc_average, batch_size=1, progress=False)
     predictions = predictor.predict_sequence(cleaned)
     start = Interval(name, 0, len(cleaned))
     out = {}
@@ -218,13 +220,15 @@ def predict_sequence(
     return out
 
 
-def _variant_window(predictor: Predictor, variant: Variant, width: int | None, strand: str) -> Interval:
+def _variant_window(predictor: Predictor, variant: Variant, width: int | None,
+                    strand: str) -> tuple[Interval, Interval]:
+    """The window reported around ``variant`` and the (possibly wider, with context) window the model sees."""
     length = predictor.model.valid_length(width or DEFAULT_VARIANT_WIDTH)
-    window = predictor.window(variant.interval(length).with_strand(strand))
-    if not (window.start <= variant.start and variant.end <= window.end):
-        msg = f"variant {variant} does not fit in the {window.width} bp window {window}"
+    shown = predictor.window(variant.interval(length).with_strand(strand), with_context=False)
+    if not (shown.start <= variant.start and variant.end <= shown.end):
+        msg = f"variant {variant} does not fit in the {shown.width} bp window {shown}"
         raise ValueError(msg)
-    return window
+    return shown, predictor.window(shown)
 
 
 def _ref_alt(predictor: Predictor, reference: Reference, pairs: list[tuple[Variant, Interval]]) -> list[Predictions]:
@@ -278,6 +282,7 @@ def predict_variant(
     track_filters: Mapping[str, Any] | None = None,
     organism: str = "human",
     rc_average: bool = False,
+    context: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = False,
 ) -> dict[str, ad.AnnData]:
@@ -308,20 +313,29 @@ def predict_variant(
         msg = "predict_variant needs at least one variant"
         raise ValueError(msg)
     predictor = Predictor.from_filters(model, output_types=output_types, tracks=tracks, track_filters=track_filters,
-                           organism=organism, rc_average=rc_average, batch_size=batch_size, progress=False)
-    pairs = [(v, _variant_window(predictor, v, width, strand)) for v in parsed]
+                                       organism=organism, rc_average=rc_average, batch_size=batch_size, progress=False,
+                                       context=context)
+    windows = [_variant_window(predictor, v, width, strand) for v in parsed]
+    pairs = [(v, window) for v, (_, window) in zip(parsed, windows)]
     parts: dict[tuple[OutputType, int], list[ad.AnnData]] = {}
-    for first in tqdm(range(0, len(pairs), max(batch_size // 2, 1)), unit="batch", desc="predict-variant",
-                      disable=not progress):
-        group = pairs[first:first + max(batch_size // 2, 1)]
-        for (variant, window), predictions in zip(group, _ref_alt(predictor, ref, group)):
+    step = max(batch_size // 2, 1)
+    for first in tqdm(range(0, len(pairs), step), unit="batch", desc="predict-variant", disable=not progress):
+        group = pairs[first:first + step]
+        for index, ((variant, window), predictions) in enumerate(zip(group, _ref_alt(predictor, ref, group)),
+                                                              start=first):
+            shown = windows[index][0]
             variant_id = str(variant)
             for key, values in predictions.items():
+                ref_values, starts = crop_predictions({key: values[0]}, shown.start - window.start, shown.width)
+                alt_values, _ = crop_predictions({key: values[1]}, shown.start - window.start, shown.width)
+                stacked = np.stack([ref_values[key], alt_values[key]])
+                start = Interval(window.chrom, window.start + starts[key[1]], window.end)
                 uns = _uns(_kind(values[0]), predictor, key, ref)
-                adata = _ref_alt_anndata(predictor, key, values, window=window, interval_id=variant_id, uns=uns)
+                adata = _ref_alt_anndata(predictor, key, stacked, window=start, interval_id=variant_id, uns=uns)
                 adata.obs["variant_id"] = pd.Categorical([variant_id] * adata.n_obs)
                 parts.setdefault(key, []).append(adata)
-    extra = {"variants": [str(v) for v, _ in pairs], "windows": [str(w) for _, w in pairs],
+    extra = {"variants": [str(v) for v, _ in pairs], "windows": [str(shown) for shown, _ in windows],
+             "model_windows": [str(w) for _, w in pairs],
              "layers": "ref, alt (ALT aligned to REF coordinates); X = alt - ref",
              "track_filter": filter_label(tracks, track_filters)}
     out = {}
@@ -342,6 +356,7 @@ def contact_map(
     track_filters: Mapping[str, Any] | None = None,
     organism: str = "human",
     rc_average: bool = False,
+    context: int | None = None,
 ) -> ad.AnnData:
     """Predicted contact maps of the model window around ``interval`` (obs = upper-triangle pixels).
 
@@ -353,25 +368,28 @@ def contact_map(
     ref = open_reference(reference)
     interval = on_reference(ref, interval)
     predictor = Predictor.from_filters(model, output_types=[OutputType.CONTACT_MAPS], tracks=tracks,
-                           track_filters=track_filters, organism=organism, rc_average=rc_average, batch_size=2,
-                           progress=False)
-    window = predictor.window(interval)
-    if window != interval:
-        log.info("contact map of %s predicted over the model window %s (%d bp)", interval, window, window.width)
-    extra = {"intervals": [str(interval)], "windows": [str(window)], "track_filter": filter_label(tracks,
-                                                                                                   track_filters)}
+                                       track_filters=track_filters, organism=organism, rc_average=rc_average,
+                                       batch_size=2, progress=False, context=context)
+    shown = predictor.window(interval, with_context=False)
+    window = predictor.window(shown)
+    if shown != interval:
+        log.info("contact map of %s predicted over the model window %s (%d bp)", interval, shown, shown.width)
+    extra = {"intervals": [str(interval)], "windows": [str(shown)],
+             "track_filter": filter_label(tracks, track_filters)}
     interval_id = interval.name or str(interval)
     if variant is None:
-        _, _, predictions = next(predictor.iter_intervals(ref, [interval]))
+        _, _, predictions = next(predictor.iter_intervals(ref, [shown]))
         key = min(predictions, key=lambda k: k[1])
+        values = crop_predictions({key: predictions[key]}, shown.start - window.start, shown.width)[0][key]
         uns = _uns("contact_map", predictor, key, ref, **extra)
-        return _to_anndata(predictor, key, predictions[key], start=window, interval_id=interval_id, uns=uns)
+        return _to_anndata(predictor, key, values, start=shown, interval_id=interval_id, uns=uns)
     variant = on_reference(ref, variant, variant=True)
-    if not (window.start <= variant.start and variant.end <= window.end):
-        msg = f"variant {variant} is outside the contact-map window {window}"
+    if not (shown.start <= variant.start and variant.end <= shown.end):
+        msg = f"variant {variant} is outside the contact-map window {shown}"
         raise ValueError(msg)
     predictions = _ref_alt(predictor, ref, [(variant, window)])[0]
     key = min(predictions, key=lambda k: k[1])
-    uns = _uns("contact_map", predictor, key, ref, variant=str(variant),
-               layers="ref, alt; X = alt - ref", **extra)
-    return _ref_alt_anndata(predictor, key, predictions[key], window=window, interval_id=interval_id, uns=uns)
+    offset = shown.start - window.start
+    stacked = np.stack([crop_predictions({key: v}, offset, shown.width)[0][key] for v in predictions[key]])
+    uns = _uns("contact_map", predictor, key, ref, variant=str(variant), layers="ref, alt; X = alt - ref", **extra)
+    return _ref_alt_anndata(predictor, key, stacked, window=shown, interval_id=interval_id, uns=uns)

@@ -58,6 +58,7 @@ def ism(
     annotation: Any = None,
     organism: str = "human",
     rc_average: bool = False,
+    context: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = False,
 ) -> ad.AnnData:
@@ -114,7 +115,8 @@ def ism(
         resolution = min(model.resolutions(kind))
         wanted = [kind]
     predictor = Predictor.from_filters(model, output_types=wanted, tracks=tracks, track_filters=track_filters,
-                           organism=organism, rc_average=rc_average, batch_size=batch_size, progress=False)
+                                       organism=organism, rc_average=rc_average, batch_size=batch_size, progress=False,
+                                       context=context)
     if kind not in predictor.requests:
         msg = f"the track filter kept no {kind.value} track"
         raise ValueError(msg)
@@ -154,9 +156,9 @@ def ism(
             if scorer is None:
                 result = ScoreResult.single(_effect_mean_diff(reference_prediction, alt_prediction, span))
             else:
-                context = ScoringContext(variant=variant, interval=plus, resolution=resolution, tracks=table,
+                scoring = ScoringContext(variant=variant, interval=plus, resolution=resolution, tracks=table,
                                          output_type=kind, annotation=annotation, organism=organism)
-                result = scorer.score(reference_prediction, alt_prediction, context=context)
+                result = scorer.score(reference_prediction, alt_prediction, context=scoring)
             frame = result.rows.copy()
             frame.insert(0, "variant_id", str(variant))
             frame.insert(1, "chrom", window.chrom)
@@ -181,8 +183,8 @@ def ism(
         "name": "ism_mean_diff", "output_type": kind.value,
         "description": "mean of ALT - REF over the bins covering the mutated interval"}
     uns = provenance("variant_scores", model=model, output_type=kind, resolution=resolution, reference=ref.path,
-                     organism=organism, rc_average=rc_average, scorer=definition, ism_interval=str(interval),
-                     window=str(window), track_filter=filter_label(tracks, track_filters))
+                     organism=organism, rc_average=rc_average, context=predictor.context, scorer=definition,
+                     ism_interval=str(interval), window=str(window), track_filter=filter_label(tracks, track_filters))
     adata = ad.AnnData(X=np.concatenate(values, axis=0).astype(np.float32), obs=obs, var=table.to_var())
     adata.uns["genome_plugin"] = uns
     return validate(adata)

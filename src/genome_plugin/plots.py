@@ -267,8 +267,9 @@ def plot_variant(adata: ad.AnnData, *, interval_id: str | None = None, tracks: S
         ax.set_ylabel(_track_label(adata, column), rotation=0, ha="right", va="center", fontsize=8, labelpad=6)
         ax.yaxis.set_major_locator(ticker.MaxNLocator(2))
         diff = alt[:, column] - ref[:, column]
-        colours = np.where(diff >= 0, ALT_COLOUR, LOSS_COLOUR)
-        diff_ax.bar(starts, diff, width=ends - starts, align="edge", color=colours, linewidth=0)
+        stepped = np.append(diff, diff[-1])
+        diff_ax.fill_between(edges, np.maximum(stepped, 0), step="post", color=ALT_COLOUR, linewidth=0)
+        diff_ax.fill_between(edges, np.minimum(stepped, 0), step="post", color=LOSS_COLOUR, linewidth=0)
         diff_ax.axhline(0, color="#999999", linewidth=0.5)
         limit = float(np.nanmax(np.abs(diff))) if np.isfinite(diff).any() else 0.0
         diff_ax.set_ylim(-limit * 1.1 or -1, limit * 1.1 or 1)

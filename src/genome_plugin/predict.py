@@ -216,6 +216,11 @@ class Predictor:
         Average the forward and the reverse-complement prediction (see the module docstring).
     progress
         Show a progress bar with ETA over windows.
+    context
+        Reference bases (bp) added on each side of every interval's window, for models that need
+        context beyond the bases they predict well (SpliceAI reads 5,000 bp each side). None takes the
+        model's ``context`` attribute when it has one, else 0. Callers crop the flanks off
+        (:func:`crop_predictions`); the API does.
     """
 
     def __init__(
@@ -227,6 +232,7 @@ class Predictor:
         batch_size: int = DEFAULT_BATCH_SIZE,
         rc_average: bool = False,
         progress: bool = True,
+        context: int | None = None,
     ) -> None:
         if batch_size < 1:
             msg = f"batch_size must be >= 1, got {batch_size}"
@@ -235,6 +241,10 @@ class Predictor:
             msg = f"model {model.name} has no organism {organism!r}; it has {', '.join(model.organisms)}"
             raise ValueError(msg)
         self.model = model
+        self.context = int(getattr(model, "context", 0) or 0) if context is None else int(context)
+        if self.context < 0:
+            msg = f"context must be >= 0 bp, got {self.context}"
+            raise ValueError(msg)
         self.organism = organism
         self.batch_size = batch_size
         self.rc_average = rc_average
@@ -282,14 +292,17 @@ class Predictor:
         """The coarsest resolution (bp) of the requested output types."""
         return max(r for t in self.requests for r in self.model.resolutions(t))
 
-    def window(self, interval: Interval) -> Interval:
-        """The model input window for ``interval``: the smallest valid length around it.
+    def window(self, interval: Interval, *, with_context: bool = True) -> Interval:
+        """The model input window for ``interval`` (widened by :attr:`context`): the smallest valid length around it.
 
         The length is rounded up to a whole number of the coarsest bins when the model accepts that.
         The window starts on a multiple of the coarsest requested resolution whenever the interval
         still fits (so bins of different intervals, bigWig entries and ``.cool`` pixels share one
         genome-wide grid); otherwise it is centred on the interval.
         """
+        if self.context and with_context:
+            interval = dataclasses.replace(interval, start=interval.start - self.context,
+                                           end=interval.end + self.context)
         length = self.model.valid_length(interval.width)
         grid = self.coarsest_resolution
         if length % grid:  # a whole number of coarse bins, when the model takes it, so the last bin is not lost

@@ -9,7 +9,7 @@
   FASTA at the map's resolution, upper-triangle float pixels in the ``count`` column, so ``cooler``
   and HiCExplorer read them. The map's bins must lie on that genome-wide grid (the API's windows do).
 - ``tsv``: obs columns then one column per track (``<track>`` for X, ``<track>|<layer>`` for layers).
-- ``png``: the matching plot of :mod:`genome_plugin.plots`, one per interval.
+- ``png``: the matching plot of :mod:`genome_plugin.plots`, one per interval (ISM: one logo per track).
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ from genome_plugin.writers.base import Writer, chrom_sizes, layers_to_write, sor
 __all__ = ["BedGraphWriter", "BigWigWriter", "CoolWriter", "H5adWriter", "PngWriter", "TsvWriter", "WRITERS"]
 
 log = logging.getLogger(__name__)
+
+#: Most ISM sequence logos the PNG writer draws (one per track).
+MAX_LOGOS = 8
 
 
 def _path(out_dir: str | os.PathLike[str], name: str) -> Path:
@@ -196,7 +199,9 @@ class PngWriter(Writer):
     description = "PNG figures: tracks with genes, REF/ALT overlays, contact maps, ISM logos"
 
     def write(self, adata: ad.AnnData, out_dir: str | os.PathLike[str], *, reference: Reference | None = None,
-              basename: str = "predictions", annotation: Any = None, **options: Any) -> list[Path]:
+              basename: str = "predictions", annotation: Any = None, zoom: int | None = None,
+              **options: Any) -> list[Path]:
+        """Figures: one per interval (tracks, REF/ALT, contact maps), or one ISM logo per track (at most 8)."""
         from genome_plugin import plots
 
         kind = self.check(adata)
@@ -204,19 +209,26 @@ class PngWriter(Writer):
             if "offset" not in adata.obs.columns:
                 msg = "the png writer plots ISM results; for variant scores use the scoring plots"
                 raise ValueError(msg)
-            path = _path(out_dir, basename + self.suffix)
-            plots.save(plots.plot_ism(adata), path)
-            return [path]
+            stems = track_stems(adata.var)
+            if len(stems) > MAX_LOGOS:
+                log.info("ISM logos drawn for the first %d of %d tracks (narrow them with --tracks)", MAX_LOGOS,
+                         len(stems))
+            paths = []
+            for column, stem in enumerate(stems[:MAX_LOGOS]):
+                path = _named(out_dir, basename, "", stem if len(stems) > 1 else "", self.suffix)
+                plots.save(plots.plot_ism(adata, track=column), path)
+                paths.append(path)
+            return paths
         ids = list(dict.fromkeys(adata.obs["interval_id"].astype(str)))
         paths = []
         for number, interval_id in enumerate(ids, start=1):
             if kind == "contact_map":
                 figure = plots.plot_contact_map(adata, interval_id=interval_id)
             elif "ref" in adata.layers and "alt" in adata.layers:
-                figure = plots.plot_variant(adata, interval_id=interval_id, annotation=annotation)
+                figure = plots.plot_variant(adata, interval_id=interval_id, annotation=annotation, zoom=zoom)
             else:
                 figure = plots.plot_tracks(adata, interval_id=interval_id, annotation=annotation)
-            path = _path(out_dir, f"{basename}.{number}{self.suffix}" if len(ids) > 1 else basename + self.suffix)
+            path = _named(out_dir, basename, "", str(number) if len(ids) > 1 else "", self.suffix)
             plots.save(figure, path)
             paths.append(path)
         return paths
