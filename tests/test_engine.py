@@ -352,3 +352,43 @@ def test_killed_run_resumes_without_loss_or_double_scoring(tmp_path, model, anno
         pd.testing.assert_frame_equal(a.obs, b.obs)
         np.testing.assert_array_equal(a.X, b.X)
     assert not (out / ".genome_plugin_checkpoint").exists()
+
+
+class JunctionModel(ToyModel):
+    """ToyModel plus junctions: two fixed introns whose counts are the number of G bases they span."""
+
+    INTRONS = pd.DataFrame({"start": [100, 300], "end": [8000, 7000], "strand": ["+", "-"]})
+
+    def output_types(self):
+        return (*super().output_types(), OutputType.SPLICE_JUNCTIONS)
+
+    def tracks(self, output_type, organism="human"):
+        if output_type is OutputType.SPLICE_JUNCTIONS:
+            return TrackTable([{"name": "liver", "strand": "."}, {"name": "brain", "strand": "."}])
+        return super().tracks(output_type, organism)
+
+    def resolutions(self, output_type):
+        return (1,) if output_type is OutputType.SPLICE_JUNCTIONS else super().resolutions(output_type)
+
+    def junctions(self, ref_onehot, alt_onehot, *, organism="human"):
+        def counts(onehot):
+            g = np.array([onehot[s:e, 2].sum() for s, e in zip(self.INTRONS["start"], self.INTRONS["end"])])
+            return np.stack([g, 2 * g], axis=1)
+
+        return self.INTRONS.copy(), counts(ref_onehot), counts(alt_onehot)
+
+
+def test_junction_scorer_through_the_engine(tmp_path, annotation):
+    run = _run(JunctionModel(), VARIANTS, tmp_path, annotation, scorers=["splice_junction"], region="chr20:50000-51000")
+    adata = ad.read_h5ad(run.h5ad["splice_junction"])
+    obs = adata.obs[adata.obs["reason"] == ""]
+    assert list(obs["variant_id"]) == ["chr20:50695:A>G", "chr20:50793:G>A"]
+    assert set(obs["gene_name"]) == {"ACSS2"}  # + strand gene: only the + intron counts
+    window_start = int(obs["scored_interval"].iloc[0].split(":")[1].split("-")[0])
+    assert list(obs["junction_Start"].astype(int)) == [window_start + 100] * 2
+    assert list(obs["junction_End"].astype(int)) == [window_start + 8000] * 2
+    reference = Reference(FASTA)
+    g = reference.fetch(chrom="chr20", start=window_start + 100, end=window_start + 8000).count("G")
+    # A>G gains a G in the intron, G>A loses one: |ln(g +- 1) - ln(g)| in both tracks (the second counts 2g)
+    expected = [[np.log((g + 1) / g)] * 2, [np.log(g / (g - 1))] * 2]
+    np.testing.assert_allclose(adata.X[(adata.obs["reason"] == "").to_numpy()], expected, rtol=1e-5)

@@ -20,6 +20,7 @@ How a run goes
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import os
@@ -35,6 +36,7 @@ from genome_plugin.errors import GenomePluginError, InputError
 from genome_plugin.genome.annotation import Annotation, read_gtf
 from genome_plugin.genome.intervals import Interval, Variant
 from genome_plugin.genome.reference import Reference, contig_aliases, variant_sequences
+from genome_plugin.genome.sequence import one_hot
 from genome_plugin.genome.vcf import read_vcf
 from genome_plugin.models import SequenceModel
 from genome_plugin.scoring.align import align_alternate
@@ -135,8 +137,8 @@ def _plan(model: SequenceModel, names: Iterable[Any], *, organism: str, annotati
         else:
             output_type = getattr(scorer, "output_type", None)
             reason = "" if output_type in model.output_types() else f"model {model.name} does not predict it"
-        if not reason and OutputType.SPLICE_JUNCTIONS in (*getattr(scorer, "requires", ()), scorer.output_type):
-            reason = f"model {model.name} gives no junction table to the engine"
+        if not reason and _needs_junctions(scorer) and not callable(getattr(model, "junctions", None)):
+            reason = f"model {model.name} has no junctions() method (see genome_plugin.scoring.junction)"
         if reason:
             if scorer.name not in from_preset:
                 raise GenomePluginError(f"scorer {scorer.name}: {reason}")
@@ -149,7 +151,9 @@ def _plan(model: SequenceModel, names: Iterable[Any], *, organism: str, annotati
             f"{k}: {v}" for k, v in skipped.items())
         raise GenomePluginError(msg)
     types = list(dict.fromkeys(t for s in scorers for t in (s.output_type, *getattr(s, "requires", ()))))
-    requests = select_tracks(model, types, organism=organism, query=track_query)
+    # junctions come from model.junctions(), not from the Predictor's track arrays
+    requests = select_tracks(model, [t for t in types if t is not OutputType.SPLICE_JUNCTIONS], organism=organism,
+                             query=track_query) if any(t is not OutputType.SPLICE_JUNCTIONS for t in types) else {}
     if track_query:
         missing = [s.name for s in scorers if s.output_type not in requests]
         if missing:
@@ -159,8 +163,10 @@ def _plan(model: SequenceModel, names: Iterable[Any], *, organism: str, annotati
     for t in requests:
         table = model.tracks(t, organism)
         tracks[t] = table if requests[t] is None else table.subset(requests[t])
-    resolutions = [s.resolution_for(model) if hasattr(s, "resolution_for") else min(model.resolutions(s.output_type))
-                   for s in scorers]
+    if OutputType.SPLICE_JUNCTIONS in types:
+        tracks[OutputType.SPLICE_JUNCTIONS] = model.tracks(OutputType.SPLICE_JUNCTIONS, organism)
+    resolutions = [1 if _needs_junctions(s) else s.resolution_for(model) if hasattr(s, "resolution_for")
+                   else min(model.resolutions(s.output_type)) for s in scorers]
     return _Plan(scorers, resolutions, tracks, requests, skipped)
 
 
@@ -184,17 +190,39 @@ def _entries(vcf: Path, reference: Reference, *, max_allele_length: int, region:
     return entries
 
 
+def _needs_junctions(scorer: Any) -> bool:
+    return OutputType.SPLICE_JUNCTIONS in (*getattr(scorer, "requires", ()), scorer.output_type)
+
+
 def _window(variant: Variant, *, length: int, stride: int) -> Interval:
     centre = int(round(variant.start / stride)) * stride if stride > 1 else variant.start
     return Interval(variant.chrom, centre - length // 2, centre - length // 2 + length)
 
 
+def _junctions(model: SequenceModel, ref_sequence: str, alt_sequence: str, *, window: Interval,
+               organism: str) -> tuple[dict, dict, dict[str, Any]]:
+    """REF and ALT junction counts from ``model.junctions`` with the junction table in genome coordinates."""
+    table, ref_counts, alt_counts = model.junctions(one_hot(ref_sequence), one_hot(alt_sequence), organism=organism)
+    table = table.assign(start=table["start"] + window.start, end=table["end"] + window.start)
+    key = (OutputType.SPLICE_JUNCTIONS, 1)
+    return {key: np.asarray(ref_counts)}, {key: np.asarray(alt_counts)}, {"junctions": table.reset_index(drop=True)}
+
+
 def _score_one(plan: _Plan, ref: dict, alt: dict, *, variant: Variant, window: Interval,
-               annotation: Annotation | None, organism: str, errors: dict[str, int]) -> list[ScoreResult | str]:
+               annotation: Annotation | None, organism: str, errors: dict[str, int],
+               junctions: Any = None) -> list[ScoreResult | str]:
     aligned: dict[tuple[OutputType, int], np.ndarray] = {}
     out: list[ScoreResult | str] = []
+    extra: dict[str, Any] = {}
     for scorer, resolution in zip(plan.scorers, plan.resolutions):
         key = (scorer.output_type, resolution)
+        if _needs_junctions(scorer) and key not in ref:
+            try:
+                ref_junctions, alt_junctions, extra = junctions()
+            except Exception as err:  # the model's junction head failing on one variant must not stop a run
+                out.append(f"junction prediction failed: {type(err).__name__}: {err}")
+                continue
+            ref, alt = {**ref, **ref_junctions}, {**alt, **alt_junctions}
         if key not in ref:
             out.append(f"model returned no {scorer.output_type.value} at {resolution} bp")
             continue
@@ -206,7 +234,8 @@ def _score_one(plan: _Plan, ref: dict, alt: dict, *, variant: Variant, window: I
             alt_values = aligned[key]
         context = ScoringContext(variant=variant, interval=window, resolution=resolution,
                                  tracks=plan.tracks[scorer.output_type], output_type=scorer.output_type,
-                                 annotation=annotation, organism=organism)
+                                 annotation=annotation, organism=organism,
+                                 extra=extra if key[0] is OutputType.SPLICE_JUNCTIONS else {})
         try:
             result = scorer.score(ref_values, alt_values, context=context)
             if not isinstance(result, ScoreResult) or result.values.shape[1] != len(context.tracks):
@@ -315,7 +344,7 @@ def score_variants(
     region_interval = _parse_region(region)
     plan = _plan(model, scorers, organism=organism, annotation=annotation, track_query=track_query)
     length = _sequence_length(model, sequence_length)
-    coarsest = max(r for t in plan.requests for r in model.resolutions(t))
+    coarsest = max((r for t in plan.requests for r in model.resolutions(t)), default=1)
     stride = window_stride if window_stride is not None else max(coarsest, (length // 16) // coarsest * coarsest)
     if stride < 1:
         msg = f"window_stride must be >= 1, got {stride}"
@@ -382,6 +411,7 @@ def _run(predictor: Any, plan: _Plan, reference: Reference, todo: list[Entry], *
         jobs += [(key, e) for e in groups[key]]
     remaining = {key: len(groups[key]) for key in keys}
     ref_predictions: dict[tuple[str, int], dict] = {}
+    ref_sequences: dict[tuple[str, int], str] = {}
     buffer: tuple[list[int], list[str], list[list]] = ([], [], [])
     errors: dict[str, int] = {}
     bar = tqdm(total=len(todo), unit="variant", desc="score", disable=not progress, dynamic_ncols=True)
@@ -395,18 +425,22 @@ def _run(predictor: Any, plan: _Plan, reference: Reference, todo: list[Entry], *
                     sequences.append(reference.fetch(window))
                 else:
                     sequences.append(variant_sequences(reference, window, entry.record.variant)[1])
-            predictions = predictor.predict_batch(sequences)
+            predictions = predictor.predict_batch(sequences) if predictor.requests else {}
             for row, (key, entry) in enumerate(batch):
                 values = {k: v[row] for k, v in predictions.items()}
                 if entry is None:
                     ref_predictions[key] = values
+                    ref_sequences[key] = sequences[row]
                     continue
                 window = Interval(key[0], key[1], key[1] + length)
+                junctions = functools.partial(_junctions, predictor.model, ref_sequences[key], sequences[row],
+                                              window=window, organism=organism)
                 results = _score_one(plan, ref_predictions[key], values, variant=entry.record.variant,
-                                     window=window, annotation=annotation, organism=organism, errors=errors)
+                                     window=window, annotation=annotation, organism=organism, errors=errors,
+                                     junctions=junctions)
                 remaining[key] -= 1
                 if not remaining[key]:
-                    del ref_predictions[key]
+                    del ref_predictions[key], ref_sequences[key]
                 if collect is not None:
                     collect.append(results)
                 else:

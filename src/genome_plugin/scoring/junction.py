@@ -3,8 +3,16 @@
 Junction predictions come as a long table: ``ref`` and ``alt`` are ``(junctions, tracks)`` counts of
 the same junctions (same donor/acceptor pairs for both alleles), and ``context.extra["junctions"]``
 is a DataFrame with one row per junction: ``start`` and ``end`` (the intron, 0-based half-open,
-genome coordinates) and ``strand``. A model that predicts junctions turns its own output into this
-table (see :func:`genome_plugin.scoring.engine` for how the engine asks for it).
+genome coordinates) and ``strand``.
+
+The engine gets them from a model that predicts SPLICE_JUNCTIONS through an extra method::
+
+    model.junctions(ref_onehot, alt_onehot, *, organism) -> (table, ref_counts, alt_counts)
+
+with one-hot ``(S, 4)`` windows, ``table`` a DataFrame (``start``, ``end`` as 0-based offsets in the
+window, ``strand``) and counts ``(junctions, tracks)`` for the tracks of
+``model.tracks(SPLICE_JUNCTIONS)``. As in the SDK, the ALT counts should be predicted at the splice
+sites chosen on REF, so that both alleles describe the same junctions.
 
 Per junction and track the score is ``|ln(alt + 1e-7) - ln(ref + 1e-7)|``. For each gene overlapping
 the variant, junctions on the gene's strand strictly inside its body count; for each track the
