@@ -36,7 +36,8 @@ OBS_HEAD = ("variant_id", "chrom", "pos", "ref", "alt", "id", "record", "allele"
 INFO_PREFIX = "GP_"
 REASON_KEY = f"{INFO_PREFIX}REASON"
 FLOAT_FORMAT = "%.6g"
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.:/+\-]")
+#: Characters a VCF INFO value cannot hold (or that our summaries use as separators), percent-encoded as VCF 4.3 does.
+_UNSAFE = re.compile(r"[;=,|%\t\n\r]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -231,7 +232,8 @@ def summarise(output: ScorerOutput, *, top_n: int) -> dict[tuple[int, int], str]
 
 
 def _safe(text: str) -> str:
-    return _UNSAFE.sub("_", text)
+    """VCF-safe text: spaces become ``_``; ``; = , | %`` and control characters are percent-encoded."""
+    return _UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", text.replace(" ", "_"))
 
 
 def write_annotated_vcf(source: str | Path, path: Path, *, entries: Sequence[Entry], summaries: dict[str, dict],
