@@ -27,10 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fasta", help="reference FASTA (plain or bgzipped) the VCF was called against")
     parser.add_argument("--vcf", help="variants to score (plain or bgzipped VCF)")
     parser.add_argument("--scorer", action="append", metavar="S",
-                        help="scorer or preset name, repeatable (default: recommended); see --list-scorers")
+                        help="scorer or preset name, repeatable; none given: the 'recommended' preset (--list-scorers)")
     parser.add_argument("--gtf", help="gene annotation for gene-level scorers")
     parser.add_argument("--polya-bed", metavar="BED",
-                        help="polyA sites for the polyadenylation scorer (default: transcript ends in --gtf)")
+                        help="polyA sites for the polyadenylation scorer; without it, transcript ends in --gtf")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--region", help="only score variants in chrom or chrom:start-end (0-based, end exclusive)")
     where.add_argument("--chunk", metavar="I/N", help="only score the I-th of N contiguous blocks of VCF records")
@@ -40,10 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tracks", metavar="QUERY",
                         help='keep only tracks matching this pandas query, e.g. \'biosample_name == "liver"\'')
     parser.add_argument("--sequence-length", type=int, metavar="BP",
-                        help="model input window (default: the longest the model accepts, else 131072)")
+                        help="model input window; unset, the longest the model accepts, else 131072")
     parser.add_argument("--window-stride", type=int, metavar="BP",
                         help="variants whose nearest window centre (a multiple of this) is the same share one "
-                             "REF prediction (default: sequence length / 16); 1 centres each window exactly")
+                             "REF prediction; unset, sequence length / 16; 1 centres each window exactly")
     parser.add_argument("--batch-size", type=int, default=4, help="sequences per model call")
     parser.add_argument("--checkpoint-every", type=int, default=DEFAULT_CHECKPOINT_EVERY, metavar="N",
                         help="store scores on disk after every N variants")
