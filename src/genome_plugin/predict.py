@@ -45,6 +45,7 @@ from genome_plugin.tracks import OutputType, TrackTable
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
+    "NOT_BINNED",
     "ModelLike",
     "Predictor",
     "ReferenceLike",
@@ -62,6 +63,10 @@ log = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 4
 
 Requests = dict[OutputType, np.ndarray | None]
+
+#: Output types that are not tracks over bins: splice junctions are (donor, acceptor) pairs that the
+#: junction scorer gets from the model's ``junctions()`` method, not through the Predictor.
+NOT_BINNED = (OutputType.SPLICE_JUNCTIONS,)
 ModelLike = SequenceModel | str
 ReferenceLike = Reference | str | os.PathLike[str]
 #: A pandas query on the track table (str) or a list of track names.
@@ -113,7 +118,8 @@ def select_tracks(
     model
         The model whose track tables are filtered.
     output_types
-        Output types wanted (names or members); None means every type the model predicts.
+        Output types wanted (names or members); None means every type the model predicts over bins
+        (all but splice junctions, see :data:`NOT_BINNED`).
     organism
         Organism whose track tables are used.
     query
@@ -136,7 +142,7 @@ def select_tracks(
     """
     available = tuple(model.output_types())
     if output_types is None:
-        wanted = available
+        wanted = tuple(t for t in available if t not in NOT_BINNED)
     else:
         wanted = tuple(OutputType.parse(t) for t in output_types)
         missing = [t.value for t in wanted if t not in available]
@@ -255,7 +261,11 @@ class Predictor:
         self.requests: Requests = {}
         for output_type, indices in requests.items():
             output_type = OutputType.parse(output_type)
-            if output_type not in full:
+            if output_type in NOT_BINNED:
+                msg = (f"{output_type.value} are pairs of splice sites, not tracks over bins; the Predictor does "
+                       f"not return them (the splice-junction scorer reads them from the model)")
+                raise ValueError(msg)
+            if output_type not in model.output_types():
                 msg = f"model {model.name} does not predict {output_type.value}"
                 raise ValueError(msg)
             if indices is not None:
