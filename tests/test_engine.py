@@ -398,3 +398,23 @@ def test_vcf_values_are_percent_encoded():
     from genome_plugin.scoring.outputs import _safe
 
     assert _safe("REF A (x) at chr1:5; a=b, c|d 10%") == "REF_A_(x)_at_chr1:5%3B_a%3Db%2C_c%7Cd_10%25"
+
+
+def test_an_interrupted_run_keeps_what_it_scored(tmp_path, model):
+    class Interrupted(ToyModel):
+        calls = 0
+
+        def predict(self, onehot, **kwargs):
+            Interrupted.calls += 1
+            if Interrupted.calls == 4:
+                raise KeyboardInterrupt
+            return super().predict(onehot, **kwargs)
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(Interrupted(), VARIANTS, tmp_path, scorers=["contact_map"], batch_size=2, window_stride=1,
+             checkpoint_every=1000)
+    parts = (tmp_path / ".genome_plugin_checkpoint").glob("part-*.npz")
+    stored = [int(e) for part in parts for e in np.load(part)["entries"]]
+    assert len(stored) == 3  # three batches of REF + ALT before the interrupt
+    run = _run(model, VARIANTS, tmp_path, scorers=["contact_map"], batch_size=2, window_stride=1, resume=True)
+    assert run.resumed == 3 and run.scored == 25

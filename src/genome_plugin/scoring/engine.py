@@ -451,9 +451,10 @@ def _run(predictor: Any, plan: _Plan, reference: Reference, todo: list[Entry], *
                         ledger.write(*buffer)
                         buffer = ([], [], [])
                 bar.update(1)
+    finally:
+        # also on Ctrl-C or a crash: the variants scored so far are complete, keep them for --resume
         if buffer[0] and ledger is not None:
             ledger.write(*buffer)
-    finally:
         bar.close()
     for name, count in errors.items():
         log.warning("scorer %s failed on %d variant(s); their rows carry the error as reason", name, count)
