@@ -50,7 +50,6 @@ __all__ = [
     "SpliceAIConfig",
     "SpliceAIEnsemble",
     "SpliceAIWeightsError",
-    "EnsembleTrace",
     "build_member",
     "cache_dir",
     "keras_weight_files",
@@ -521,10 +520,11 @@ def _converted_weights(sources: Sequence[Path], config: SpliceAIConfig, cache: P
 
 
 class SpliceAIEnsemble:
-    """The mean of several SpliceAI networks of one architecture, as one compiled function.
+    """The mean of several SpliceAI networks of one architecture.
 
-    The members' parameters are stacked on a leading axis and the mean is a ``lax.scan`` over
-    them, so one compilation per input shape serves the whole ensemble.
+    Each member runs through the same compiled function (its parameters are an argument), so one
+    compilation per input shape serves the whole ensemble, and only one member's activations are
+    alive at a time.
 
     Parameters
     ----------
@@ -541,13 +541,9 @@ class SpliceAIEnsemble:
         self.config = members[0].config
         self.size = len(members)
         self.weights_sha256 = weights_sha256
-        graphdefs_states = [nnx.split(member) for member in members]
-        self._graphdef = graphdefs_states[0][0]
-        # Stacked on the host: jnp.stack would compile one program per parameter shape.
-        self._stacked = jax.tree.map(
-            lambda *leaves: jnp.asarray(np.stack([np.asarray(leaf) for leaf in leaves])),
-            *(state for _, state in graphdefs_states),
-        )
+        split = [nnx.split(member) for member in members]
+        self._graphdef = split[0][0]
+        self._states = [state for _, state in split]
 
     @property
     def flank(self) -> int:
@@ -555,8 +551,8 @@ class SpliceAIEnsemble:
         return self.config.flank
 
     def member(self, index: int) -> SpliceAI:
-        """One member network (a fresh module holding that member's parameters)."""
-        return nnx.merge(self._graphdef, jax.tree.map(lambda leaf: leaf[index], self._stacked))
+        """One member network."""
+        return nnx.merge(self._graphdef, self._states[index])
 
     def _check(self, onehot: np.ndarray | jax.Array) -> jax.Array:
         onehot = jnp.asarray(onehot, dtype=jnp.float32)
@@ -565,91 +561,85 @@ class SpliceAIEnsemble:
             raise ValueError(msg)
         return onehot
 
-    def __call__(self, onehot: np.ndarray | jax.Array) -> jax.Array:
+    def __call__(self, onehot: np.ndarray | jax.Array) -> np.ndarray:
         """Mean class probabilities ``(B, S - 2 * flank, 3)`` for one-hot ``(B, S, 4)``."""
-        return _ensemble_mean(self._graphdef, self._stacked, self._check(onehot))
+        onehot = self._check(onehot)
+        total = sum(np.asarray(_member_forward(self._graphdef, state, onehot)) for state in self._states)
+        return total / np.float32(self.size)
 
-    def trace(self, onehot: np.ndarray | jax.Array) -> EnsembleTrace:
-        """Mean probabilities of a batch of REF sequences, keeping every member's activations for :meth:`snv_alt`."""
-        return EnsembleTrace(*_ensemble_trace(self._graphdef, self._stacked, self._check(onehot)))
-
-    def snv_alt(
+    def ref_and_snv_alt(
         self,
-        trace: EnsembleTrace,
-        sequences: np.ndarray | jax.Array,
-        positions: np.ndarray | jax.Array,
-        alt_onehot: np.ndarray | jax.Array,
+        onehot: np.ndarray | jax.Array,
+        sequences: np.ndarray,
+        positions: np.ndarray,
+        alt_onehot: np.ndarray,
         *,
         distance: int,
-    ) -> jax.Array:
-        """Mean ALT probabilities ``(n, 2 * distance + 1, 3)`` around SNVs in traced sequences.
+        batch: int = 16,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """REF probabilities of a batch of sequences and ALT probabilities around SNVs in them.
 
-        ``sequences`` and ``positions`` say where each SNV is in ``trace`` (see :meth:`SpliceAI.snv_alt`).
+        Each member traces the REF sequences once, then recomputes only each SNV's cone of changed
+        activations (:meth:`SpliceAI.snv_alt`) in batches of ``batch`` SNVs (the last one padded), so
+        every call has one of two shapes.
+
+        Parameters
+        ----------
+        onehot
+            ``(B, S, 4)`` REF sequences.
+        sequences, positions
+            ``(n,)`` each SNV's sequence and output index (``distance`` or more from either end).
+        alt_onehot
+            ``(n, 4)`` the ALT bases.
+
+        Returns
+        -------
+        Mean REF probabilities ``(B, S - 2 * flank, 3)`` and mean ALT probabilities
+        ``(n, 2 * distance + 1, 3)`` at outputs ``p - distance .. p + distance``.
         """
-        positions = np.asarray(positions)
-        outputs = trace.probabilities.shape[1]
+        onehot = self._check(onehot)
+        positions = np.asarray(positions, dtype=np.int32)
+        outputs = onehot.shape[1] - 2 * self.flank
         if positions.size and (positions.min() < distance or positions.max() >= outputs - distance):
-            msg = f"SNV positions must lie {distance} or more outputs from the ends of the {outputs} traced outputs"
+            msg = f"SNV positions must lie {distance} or more outputs from the ends of the {outputs} outputs"
             raise ValueError(msg)
-        return _ensemble_snv_alt(
-            self._graphdef,
-            self._stacked,
-            trace.residuals,
-            trace.hiddens,
-            jnp.asarray(sequences, dtype=jnp.int32),
-            jnp.asarray(positions, dtype=jnp.int32),
-            jnp.asarray(alt_onehot, dtype=jnp.float32),
-            distance,
-        )
-
-
-@dataclass(frozen=True)
-class EnsembleTrace:
-    """REF predictions of a batch of sequences with each member's activations (leading axis: member)."""
-
-    probabilities: jax.Array
-    residuals: list[jax.Array]
-    hiddens: list[jax.Array]
-
-
-def _mean_over_members(graphdef: nnx.GraphDef, stacked: nnx.State, apply, shape: tuple[int, ...], extra=None):
-    """Mean of ``apply(member, extra_m)`` over the members, one member's activations alive at a time."""
-
-    def add_member(total: jax.Array, item: tuple) -> tuple[jax.Array, Any]:
-        state, member_extra = item
-        value, keep = apply(nnx.merge(graphdef, state), member_extra)
-        return total + value, keep
-
-    size = jax.tree.leaves(stacked)[0].shape[0]
-    total, kept = jax.lax.scan(add_member, jnp.zeros(shape, jnp.float32), (stacked, extra))
-    return total / size, kept
+        count = len(positions)
+        padded = -(-count // batch) * batch
+        seqs = np.zeros(padded, np.int32)
+        seqs[:count] = sequences
+        pos = np.full(padded, distance, np.int32)
+        pos[:count] = positions
+        alts = np.zeros((padded, 4), np.float32)
+        alts[:count] = alt_onehot
+        ref_total = np.zeros((onehot.shape[0], outputs, self.config.num_classes), np.float32)
+        alt_total = np.zeros((padded, 2 * distance + 1, self.config.num_classes), np.float32)
+        for state in self._states:
+            probabilities, residuals, hiddens = _member_trace(self._graphdef, state, onehot)
+            ref_total += np.asarray(probabilities)
+            for first in range(0, padded, batch):
+                part = slice(first, first + batch)
+                alt_total[part] += np.asarray(
+                    _member_snv_alt(
+                        self._graphdef, state, residuals, hiddens, seqs[part], pos[part], alts[part], distance
+                    )
+                )
+        return ref_total / np.float32(self.size), alt_total[:count] / np.float32(self.size)
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _ensemble_mean(graphdef: nnx.GraphDef, stacked: nnx.State, onehot: jax.Array) -> jax.Array:
-    config: SpliceAIConfig = nnx.merge(graphdef, jax.tree.map(lambda leaf: leaf[0], stacked)).config
-    shape = (onehot.shape[0], onehot.shape[1] - 2 * config.flank, config.num_classes)
-    mean, _ = _mean_over_members(graphdef, stacked, lambda member, _: (member(onehot), None), shape)
-    return mean
+def _member_forward(graphdef: nnx.GraphDef, state: nnx.State, onehot: jax.Array) -> jax.Array:
+    return nnx.merge(graphdef, state)(onehot)
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _ensemble_trace(graphdef: nnx.GraphDef, stacked: nnx.State, onehot: jax.Array) -> tuple:
-    config: SpliceAIConfig = nnx.merge(graphdef, jax.tree.map(lambda leaf: leaf[0], stacked)).config
-    shape = (onehot.shape[0], onehot.shape[1] - 2 * config.flank, config.num_classes)
-
-    def apply(member: SpliceAI, _: None) -> tuple[jax.Array, tuple]:
-        probabilities, residuals, hiddens = member.trace(onehot)
-        return probabilities, (residuals, hiddens)
-
-    mean, (residuals, hiddens) = _mean_over_members(graphdef, stacked, apply, shape)
-    return mean, residuals, hiddens
+def _member_trace(graphdef: nnx.GraphDef, state: nnx.State, onehot: jax.Array) -> tuple:
+    return nnx.merge(graphdef, state).trace(onehot)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 7))
-def _ensemble_snv_alt(
+def _member_snv_alt(
     graphdef: nnx.GraphDef,
-    stacked: nnx.State,
+    state: nnx.State,
     residuals: list[jax.Array],
     hiddens: list[jax.Array],
     sequences: jax.Array,
@@ -657,16 +647,7 @@ def _ensemble_snv_alt(
     alt_onehot: jax.Array,
     distance: int,
 ) -> jax.Array:
-    config: SpliceAIConfig = nnx.merge(graphdef, jax.tree.map(lambda leaf: leaf[0], stacked)).config
-    shape = (positions.shape[0], 2 * distance + 1, config.num_classes)
-
-    def apply(member: SpliceAI, activations: tuple) -> tuple[jax.Array, None]:
-        member_residuals, member_hiddens = activations
-        alt = member.snv_alt(member_residuals, member_hiddens, sequences, positions, alt_onehot, distance=distance)
-        return alt, None
-
-    mean, _ = _mean_over_members(graphdef, stacked, apply, shape, (residuals, hiddens))
-    return mean
+    return nnx.merge(graphdef, state).snv_alt(residuals, hiddens, sequences, positions, alt_onehot, distance=distance)
 
 
 def build_member(
