@@ -71,6 +71,13 @@ def test_predict_interval_one_anndata_per_type_and_resolution(reference):
     assert meta["cropped"]
 
 
+def test_repeated_intervals_get_unique_ids(reference):
+    adata = api.predict_interval(toy.SymmetricModel(), ["chr20:1000-1064", "chr20:1000-1064"], reference=reference,
+                                 output_types=["dnase"])["dnase_8bp"]
+    assert list(dict.fromkeys(adata.obs["interval_id"])) == ["chr20:1000-1064:+", "chr20:1000-1064:+#2"]
+    assert adata.obs_names.is_unique and adata.n_obs == 16
+
+
 def test_predict_interval_uncropped_covers_the_window(reference):
     results = api.predict_interval(toy.SymmetricModel(), "chr20:1000-1100", reference=reference,
                                    output_types=["dnase"], crop=False)

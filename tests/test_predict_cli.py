@@ -130,6 +130,25 @@ def test_merge_refuses_results_of_different_jobs(tmp_path, capsys):
     assert "appears in more than one input" in capsys.readouterr().err
 
 
+def test_merge_joins_score_chunks_record_by_record(tmp_path):
+    vcf = str(TEST_DATA / "variants.vcf")
+    scorer = "center_mask_dnase_501_diff_mean"
+    common = ["--model", "toy-cli", "--fasta", FASTA, "--vcf", vcf, "--scorer", scorer, "--sequence-length", "4096"]
+    assert _run("score", *common, "--out", str(tmp_path / "whole")) == 0
+    for i in (1, 2):
+        assert _run("score", *common, "--chunk", f"{i}/2", "--out", str(tmp_path / f"chunk{i}")) == 0
+    merged_path = tmp_path / "merged.h5ad"
+    assert _run("merge", str(tmp_path / "chunk2" / f"{scorer}.h5ad"), str(tmp_path / "chunk1" / f"{scorer}.h5ad"),
+                "--out", str(merged_path)) == 0
+    merged, whole = ad.read_h5ad(merged_path), ad.read_h5ad(tmp_path / "whole" / f"{scorer}.h5ad")
+    chunk1 = ad.read_h5ad(tmp_path / "chunk1" / f"{scorer}.h5ad")
+    assert chunk1.obs["reason"].str.startswith("outside chunk").any()  # each chunk lists every record
+    assert list(merged.obs_names) == list(whole.obs_names)
+    np.testing.assert_array_equal(merged.X, whole.X)
+    pd.testing.assert_series_equal(merged.obs["reason"].astype(str), whole.obs["reason"].astype(str))
+    assert list(merged.uns["genome_plugin"]["chunk"]) == ["1/2", "2/2"]
+
+
 def test_region_selects_overlapping_intervals(tmp_path, bed):
     out = tmp_path / "region"
     assert _run("predict", "--model", "toy-cli", "--fasta", FASTA, "--bed", str(bed), "--output-type", "dnase",

@@ -162,7 +162,8 @@ def predict_interval(
                                        progress=progress, context=context)
     parts: dict[tuple[OutputType, int], list[ad.AnnData]] = {}
     windows: list[str] = []
-    for interval, window, predictions in predictor.iter_intervals(ref, parsed):
+    ids = _unique_ids([i.name or str(i) for i in parsed])
+    for number, (interval, window, predictions) in enumerate(predictor.iter_intervals(ref, parsed)):
         windows.append(str(window))
         if crop:
             predictions, starts = crop_predictions(predictions, interval.start - window.start, interval.width)
@@ -172,12 +173,22 @@ def predict_interval(
             start = Interval(window.chrom, window.start + starts[key[1]], window.end, window.strand)
             uns = _uns(_kind(values), predictor, key, ref)
             parts.setdefault(key, []).append(_to_anndata(predictor, key, values, start=start,
-                                                         interval_id=interval.name or str(interval), uns=uns))
+                                                         interval_id=ids[number], uns=uns))
     extra = {"intervals": [str(i) for i in parsed], "windows": windows, "cropped": crop,
              "track_filter": filter_label(tracks, track_filters)}
     return {result_key(*key): _concat(adatas, _uns(adatas[0].uns["genome_plugin"]["kind"], predictor, key, ref,
                                                    **extra))
             for key, adatas in parts.items()}
+
+
+def _unique_ids(ids: list[str]) -> list[str]:
+    """Interval ids (BED names or coordinates), made unique with ``#2``, ``#3`` ... for repeats."""
+    seen: dict[str, int] = {}
+    out = []
+    for label in ids:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label}#{seen[label]}")
+    return out
 
 
 def _kind(values: np.ndarray) -> str:

@@ -207,7 +207,8 @@ def plot_tracks(adata: ad.AnnData, *, interval_id: str | None = None, tracks: Se
     data = np.asarray(adata.layers[layer] if layer else adata.X)[rows]
     panels = [_TRACK_HEIGHT] * len(columns) + ([0.3 + 0.35 * _gene_rows(annotation, chrom, starts[0], ends[-1])]
                                                if annotation is not None else [])
-    figure, axes = _figure(panels, title=f"{_title(adata, 'prediction')}\n{wanted}")
+    what = f"prediction ({layer.upper() if layer in ('ref', 'alt') else layer})" if layer else "prediction"
+    figure, axes = _figure(panels, title=f"{_title(adata, what)}\n{wanted}")
     for ax, column in zip(axes, columns):
         strand = str(adata.var["strand"].iloc[column])
         _signal_panel(ax, starts, ends, data[:, column], STRAND_COLOURS.get(strand, "#333333"),

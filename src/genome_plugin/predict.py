@@ -153,13 +153,13 @@ def select_tracks(
     filtered = bool(query or names or column_equals)
     if not filtered:
         return dict.fromkeys(wanted)
+    if names:
+        column_equals = {**column_equals, "name": list(names)}
     requests: Requests = {}
     errors: list[str] = []
     for output_type in wanted:
         table = model.tracks(output_type, organism)
         try:
-            if names:
-                column_equals = {**column_equals, "name": list(names)}
             _, indices = table.select(query, **column_equals)
         except ValueError as err:  # a column this type's table lacks: no match for this type
             errors.append(f"{output_type.value}: {err}")

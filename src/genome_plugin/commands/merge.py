@@ -1,10 +1,17 @@
-"""Concatenate h5ad files of one result split into chunks (``--chunk i/n`` or ``--region`` jobs), without loss.
+"""Merge h5ad files of one result split into chunks (``--chunk i/n`` or ``--region`` jobs), without loss.
 
 The inputs must be the same kind of result from the same model, output type, resolution and tracks
-(``var`` identical); obs rows are concatenated (chunks in chunk order when recorded, else in the
-order given), X and every layer with them. Provenance that differs between chunks only in what each
-chunk covered (intervals, windows, variants, chunk, region) is concatenated; any other difference is
-an error naming the key. Rows that appear in two inputs (overlapping regions) are an error too.
+(``var`` identical). Provenance that differs between chunks only in what each chunk covered
+(intervals, windows, variants, chunk, region) is concatenated; any other difference is an error
+naming the key.
+
+- Predictions (``tracks``, ``contact_map``): obs rows are concatenated (chunks in chunk order when
+  recorded, else in the order given), X and every layer with them. A row in two inputs (overlapping
+  regions) is an error.
+- Variant scores (``genome-plugin score`` chunks): every chunk lists every VCF record, those of
+  other chunks with a reason (``outside chunk 2/8``). Each record (and ALT) takes its rows from the
+  input that scored it, else from the first input, in VCF order; two inputs that scored the same
+  record must agree.
 """
 
 from __future__ import annotations
@@ -80,7 +87,10 @@ def merge_h5ad(paths: Sequence[str | os.PathLike[str]]):
                 msg = (f"{path}: uns['genome_plugin'][{key!r}] is {meta.get(key)!r} but {meta0.get(key)!r} in "
                        f"{first_path}; only chunks of one job can be merged")
                 raise ValueError(msg)
-    merged = ad.concat([a for _, a in parts], axis=0, join="inner", merge="first", index_unique=None)
+    if meta0.get("kind") == "variant_scores":
+        merged = _merge_scores(parts)
+    else:
+        merged = ad.concat([a for _, a in parts], axis=0, join="inner", merge="first", index_unique=None)
     if not merged.obs_names.is_unique:
         duplicate = merged.obs_names[merged.obs_names.duplicated()][0]
         msg = f"row {duplicate!r} appears in more than one input (overlapping chunks or regions)"
@@ -101,6 +111,45 @@ def merge_h5ad(paths: Sequence[str | os.PathLike[str]]):
     from genome_plugin.adata import validate
 
     return validate(merged)
+
+
+def _merge_scores(parts: list[tuple[str, Any]]):
+    """Variant-score chunks: each (record, allele) from the input that scored it (see the module docstring)."""
+    import anndata as ad
+    import pandas as pd
+
+    tables = []
+    for number, (path, adata) in enumerate(parts):
+        missing = [c for c in ("record", "allele", "reason") if c not in adata.obs.columns]
+        if missing:
+            msg = f"{path}: variant scores without obs column(s) {', '.join(missing)}; cannot match records"
+            raise ValueError(msg)
+        tables.append(pd.DataFrame({
+            "record": adata.obs["record"].astype(int).to_numpy(), "allele": adata.obs["allele"].astype(int).to_numpy(),
+            "scored": (adata.obs["reason"].astype(str) == "").to_numpy(), "row": np.arange(adata.n_obs),
+            "part": number,
+        }))
+    rows = pd.concat(tables, ignore_index=True)
+    per_key = rows.groupby(["record", "allele", "part"], sort=False)["scored"].all().reset_index()
+    twice = per_key[per_key["scored"]].groupby(["record", "allele"])["part"].apply(list)
+    for (record, allele), numbers in twice[twice.map(len) > 1].items():
+        values = [np.asarray(parts[n][1].X[rows.loc[(rows["part"] == n) & (rows["record"] == record)
+                                                     & (rows["allele"] == allele), "row"].to_numpy()],
+                             dtype=np.float64) for n in numbers]
+        if any(v.shape != values[0].shape or not np.allclose(v, values[0], equal_nan=True) for v in values[1:]):
+            msg = (f"record {record} (ALT {allele}) was scored differently in {parts[numbers[0]][0]} and "
+                   f"{parts[numbers[1]][0]}; only chunks of one job can be merged")
+            raise ValueError(msg)
+    # the first input that scored a record wins; a record no input scored keeps the first input's rows
+    per_key["rank"] = np.where(per_key["scored"], per_key["part"], per_key["part"] + len(parts))
+    best = per_key.sort_values("rank", kind="stable").drop_duplicates(["record", "allele"])
+    best = best[["record", "allele", "part"]]
+    chosen = rows.merge(best, on=["record", "allele", "part"]).sort_values(["record", "allele", "row"])
+    pieces = [parts[n][1][chosen.loc[chosen["part"] == n, "row"].to_numpy()] for n in range(len(parts))]
+    merged = ad.concat(pieces, axis=0, join="inner", merge="first", index_unique=None)
+    keys = pd.DataFrame({"record": merged.obs["record"].astype(int).to_numpy(),
+                         "allele": merged.obs["allele"].astype(int).to_numpy()})
+    return merged[keys.sort_values(["record", "allele"], kind="stable").index.to_numpy()].copy()
 
 
 def run(args: argparse.Namespace) -> int:
