@@ -282,3 +282,19 @@ def test_reverse_complement_sequence_is_reverse_pass():
     raw = model.predict(one_hot(reverse_complement(seq))[None])[(OutputType.DNASE, 1)]
     np.testing.assert_allclose(minus[(OutputType.DNASE, 1)], raw[:, ::-1][..., swap], rtol=1e-6)
     assert plus[(OutputType.DNASE, 1)].shape == minus[(OutputType.DNASE, 1)].shape
+
+
+@pytest.mark.slow
+def test_spliceai_minus_strand_equals_plus_strand(reference):
+    """SpliceAI's - strand tracks are its + strand network on the reverse complement: exactly symmetric."""
+    from genome_plugin.plugins import get_models, load_model
+
+    if "spliceai" not in get_models():
+        pytest.skip("the spliceai model plugin is not registered (pip install --no-deps spliceai==1.3.1)")
+    model = load_model("spliceai")
+    predictor = Predictor(model, batch_size=2, context=5000, progress=False)
+    interval = Interval("chr20", 29000, 29600)
+    plus, minus = predictor.predict_intervals(reference, [interval, interval.with_strand("-")])
+    key = (OutputType.SPLICE_SITES, 1)
+    np.testing.assert_allclose(minus[key], plus[key], atol=1e-4)
+    assert plus[key].max() > 0.5  # the GGT7 exon boundaries in this window are predicted
