@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tracks", metavar="QUERY", help="keep only contact-map tracks matching this pandas query")
     parser.add_argument("--rc-average", action="store_true",
                         help="average the forward and the reverse-complement prediction")
-    add_output_arguments(parser, default_formats="cool,h5ad,png")
+    add_output_arguments(parser, default_formats="cool,h5ad,png", gtf_help=None)
 
 
 def run(args: argparse.Namespace) -> int:

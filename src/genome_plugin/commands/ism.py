@@ -36,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="average the forward and the reverse-complement prediction")
     parser.add_argument("--batch-size", type=int, default=4, metavar="N", help="sequences per model call")
     add_context_argument(parser)
-    add_output_arguments(parser, default_formats="h5ad,tsv,png")
+    add_output_arguments(parser, default_formats="h5ad,tsv,png",
+                         gtf_help="gene annotation (GTF) for gene-level scorers (--scorer gene_mask_...)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,13 +25,17 @@ log = logging.getLogger(__name__)
 DEFAULT_FORMATS = "h5ad"
 
 
-def add_output_arguments(parser: argparse.ArgumentParser, *, default_formats: str) -> None:
-    """``--format``, ``--plot``, ``--gtf`` and ``--out``, shared by the prediction commands."""
+def add_output_arguments(parser: argparse.ArgumentParser, *, default_formats: str,
+                         gtf_help: str | None = "gene annotation (GTF) drawn as a gene lane under the tracks in "
+                                                "figures") -> None:
+    """``--format``, ``--plot``, ``--gtf`` (unless ``gtf_help`` is None) and ``--out``, shared by the prediction
+    commands."""
     parser.add_argument("--format", default=default_formats, metavar="F[,F...]",
                         help="comma-separated output formats: h5ad, bigwig, bedgraph, tsv, png, cool "
                              "(and any a plugin registers)")
     parser.add_argument("--plot", action="store_true", help="also write PNG figures (same as adding png to --format)")
-    parser.add_argument("--gtf", help="gene annotation (GTF) drawn as a gene lane under the tracks in figures")
+    if gtf_help is not None:
+        parser.add_argument("--gtf", help=gtf_help)
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
 
 
