@@ -175,11 +175,18 @@ def _figure(panels: list[float], *, title: str) -> tuple[Figure, list[Any]]:
     return figure, axes
 
 
+#: How output types are written in figure titles.
+OUTPUT_NAMES = {"atac": "ATAC", "cage": "CAGE", "dnase": "DNase", "rna_seq": "RNA-seq", "procap": "PRO-cap",
+                "chip_histone": "Histone ChIP", "chip_tf": "TF ChIP", "splice_sites": "Splice-site",
+                "splice_site_usage": "Splice-site usage", "splice_junctions": "Splice-junction",
+                "contact_maps": "Contact-map"}
+
+
 def _title(adata: ad.AnnData, what: str) -> str:
     meta = adata.uns["genome_plugin"]
     model = f"{meta.get('model', '')} {meta.get('model_version', '')}".strip()
-    output = str(meta.get("output_type", "")).upper().replace("_", "-")
-    return f"{output} {what} at {meta.get('resolution')} bp, {model}"
+    output = str(meta.get("output_type", ""))
+    return f"{OUTPUT_NAMES.get(output, output)} {what} at {meta.get('resolution')} bp, {model}"
 
 
 def plot_tracks(adata: ad.AnnData, *, interval_id: str | None = None, tracks: Sequence[int | str] | None = None,
