@@ -132,8 +132,7 @@ def test_spliceai_acceptor_variant_plots(tmp_path, reference, annotation):
 def test_alphagenome_tiny_track_and_contact_plots(tmp_path, reference, annotation):
     if "alphagenome-tiny" not in get_models():
         pytest.skip("alphagenome-tiny is not registered")
-    results = api.predict_interval("alphagenome-tiny", "chr20:24000-40000", reference=reference,
-                                   output_types=["dnase", "contact_maps"])
+    results = api.predict_interval("alphagenome-tiny", "chr20:24000-40000", reference=reference)  # every type
     path = tmp_path / "ag_tracks.png"
     plots.save(plots.plot_tracks(results["dnase_128bp"], annotation=annotation), path)
     _check_png(path)
