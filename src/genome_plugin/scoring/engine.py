@@ -127,7 +127,7 @@ class _Plan:
 def _plan(model: SequenceModel, names: Iterable[Any], *, organism: str, annotation: Annotation | None,
           track_query: str | None) -> _Plan:
     from genome_plugin.plugins import get_scorers
-    from genome_plugin.predict import select_tracks
+    from genome_plugin.predict import NOT_BINNED, select_tracks
 
     candidates, from_preset = resolve_scorers(names, get_scorers())
     scorers, skipped = [], {}
@@ -152,8 +152,8 @@ def _plan(model: SequenceModel, names: Iterable[Any], *, organism: str, annotati
         raise GenomePluginError(msg)
     types = list(dict.fromkeys(t for s in scorers for t in (s.output_type, *getattr(s, "requires", ()))))
     # junctions come from model.junctions(), not from the Predictor's track arrays
-    requests = select_tracks(model, [t for t in types if t is not OutputType.SPLICE_JUNCTIONS], organism=organism,
-                             query=track_query) if any(t is not OutputType.SPLICE_JUNCTIONS for t in types) else {}
+    binned = [t for t in types if t not in NOT_BINNED]
+    requests = select_tracks(model, binned, organism=organism, query=track_query) if binned else {}
     if track_query:
         missing = [s.name for s in scorers if s.output_type not in requests]
         if missing:
