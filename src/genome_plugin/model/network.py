@@ -12,6 +12,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from genome_plugin.model.attention import AttentionBiasBlock, MHABlock, MLPBlock, PairUpdateBlock
@@ -30,6 +31,7 @@ __all__ = [
     "TransformerTower",
     "UpResBlock",
     "count_params",
+    "init_on_host",
 ]
 
 
@@ -324,3 +326,29 @@ def count_params(model: AlphaGenome) -> dict[str, int]:
     }
     counts["total"] = sum(counts.values())
     return counts
+
+
+def init_on_host(config: AlphaGenomeConfig, seed: int = 0) -> AlphaGenome:
+    """A randomly initialised model whose values are drawn with numpy on the host.
+
+    Same shapes and parameter roles as the module initialisers (fan-in scaled normal kernels, unit
+    scales and variances, zero biases) but without compiling an XLA initialisation program, which on
+    a small CPU takes minutes even for the tiny preset.
+    """
+    model = nnx.eval_shape(lambda: AlphaGenome(config, rngs=nnx.Rngs(seed)))
+    rng = np.random.default_rng(seed)
+    values = {}
+    for path, var in nnx.to_flat_state(nnx.state(model)):
+        name, shape = str(path[-1]), tuple(var.shape)
+        if name in ("scale", "learnt_scale", "residual_scale", "var_ema", "track_means"):
+            value = np.ones(shape)
+        elif name in ("b", "bias", "offset"):
+            value = np.zeros(shape)
+        elif name == "w":
+            fan_in = shape[-2] if len(shape) == 3 and "heads" in path else math.prod(shape[:-1])
+            value = rng.standard_normal(shape) / math.sqrt(fan_in)
+        else:  # embeddings and relative-position biases
+            value = rng.standard_normal(shape) * 0.5
+        values[path] = jnp.asarray(value, var.dtype)
+    nnx.update(model, nnx.from_flat_state(values))
+    return model

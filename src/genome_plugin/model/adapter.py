@@ -1,0 +1,202 @@
+"""``AlphaGenomeModel``: the AlphaGenome network behind the :class:`genome_plugin.models.SequenceModel` contract.
+
+Track tables expose only real tracks (padding rows of the official heads are hidden); requested
+track indices refer to those tables and are mapped to head channels, then applied to the head
+weights inside the compiled function, so unrequested tracks are neither computed nor copied to the
+host. One compiled function is cached per (heads, selection sizes, batch, length).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+from flax import nnx
+
+from genome_plugin.model.config import HEAD_SPECS, AlphaGenomeConfig
+from genome_plugin.model.network import AlphaGenome, init_on_host
+from genome_plugin.models import Predictions, SequenceModel
+from genome_plugin.tracks import OutputType, TrackTable
+
+__all__ = ["OFFICIAL_INPUT_LENGTHS", "AlphaGenomeModel", "junction_track_table"]
+
+OFFICIAL_INPUT_LENGTHS = (16_384, 131_072, 524_288, 1_048_576)
+_HEAD_FOR_TYPE = {OutputType[spec.output_type]: name for name, spec in HEAD_SPECS.items()}
+
+
+def junction_track_table(tissues: pd.DataFrame) -> pd.DataFrame:
+    """Junction-head channels: every tissue on the + strand, then every tissue on the - strand."""
+    plus, minus = tissues.copy(), tissues.copy()
+    plus["strand"], minus["strand"] = "+", "-"
+    return pd.concat([plus, minus], ignore_index=True)
+
+
+def _default_tables(config: AlphaGenomeConfig) -> dict[str, dict[str, pd.DataFrame]]:
+    """Placeholder track names for a model without track metadata (e.g. a freshly initialised preset)."""
+    tables = {}
+    for organism in config.organisms:
+        heads = {}
+        for name, count in config.heads.track_counts:
+            if name == "splice_sites_classification" and count == 5:
+                heads[name] = pd.DataFrame(
+                    {"name": ["donor", "acceptor", "donor", "acceptor", "Padding"], "strand": ["+", "+", "-", "-", "."]}
+                )
+            else:
+                heads[name] = pd.DataFrame({"name": [f"{name}_{i}" for i in range(count)], "strand": "."})
+        tables[organism] = heads
+    return tables
+
+
+class AlphaGenomeModel(SequenceModel):
+    """An :class:`AlphaGenome` network with its track tables, as a :class:`SequenceModel`."""
+
+    name = "alphagenome"
+    version = "0"
+
+    def __init__(
+        self,
+        model: AlphaGenome,
+        *,
+        tables: Mapping[str, Mapping[str, pd.DataFrame]] | None = None,
+        card: Mapping[str, Any] | None = None,
+        name: str | None = None,
+        version: str | None = None,
+        input_lengths: tuple[int, ...] | None = OFFICIAL_INPUT_LENGTHS,
+    ):
+        self.model = model
+        self.config = model.config
+        self.organisms = tuple(self.config.organisms)
+        self._card = dict(card or {})
+        self.name = name or self._card.get("name", f"alphagenome-{self.config.name}")
+        self.version = version or str(self._card.get("version", "0"))
+        self._input_lengths = input_lengths
+        raw = tables or _default_tables(self.config)
+        self._tables: dict[tuple[str, str], TrackTable] = {}
+        self._channels: dict[tuple[str, str], np.ndarray] = {}
+        for organism in self.organisms:
+            for head in self.config.heads.names:
+                if organism not in raw or head not in raw[organism]:
+                    msg = f"model {self.name}: no track table for head {head} and organism {organism}"
+                    raise ValueError(msg)
+                df = pd.DataFrame(raw[organism][head])
+                if head == "splice_sites_junction":
+                    df = junction_track_table(df)
+                real = np.flatnonzero(df["name"].astype(str).to_numpy() != "Padding")
+                self._channels[(organism, head)] = real
+                self._tables[(organism, head)] = TrackTable(
+                    df.iloc[real].reset_index(drop=True), source=f"{self.name} {head} ({organism})"
+                )
+        self._compiled = nnx.jit(self._forward, static_argnames=("heads", "wanted"))
+
+    # ------------------------------------------------------------------------------- constructors
+    @classmethod
+    def from_checkpoint(cls, model_dir: str | Path, *, compute_dtype: str | None = None, **kwargs) -> AlphaGenomeModel:
+        """Load a directory written by :func:`genome_plugin.model.checkpoint.save_model` (e.g. a converted one)."""
+        from genome_plugin.model.checkpoint import load_model, read_card
+
+        card = read_card(model_dir)
+        model = load_model(model_dir, compute_dtype=compute_dtype)
+        tables = {org: {h: pd.DataFrame(rows) for h, rows in heads.items()} for org, heads in card["tracks"].items()}
+        return cls(model, tables=tables or None, card=card, **kwargs)
+
+    @classmethod
+    def random(cls, preset: str = "tiny", *, seed: int = 0, **kwargs) -> AlphaGenomeModel:
+        """A randomly initialised preset (no trained weights): for tests, teaching and benchmarks."""
+        config = AlphaGenomeConfig.preset(preset)
+        model = init_on_host(config, seed)
+        card = {"name": f"alphagenome-{preset}-random", "licence": "Apache-2.0", "weights": "random initialisation"}
+        return cls(model, card=card, **kwargs)
+
+    # ---------------------------------------------------------------------------------- contract
+    def output_types(self) -> tuple[OutputType, ...]:
+        return tuple(OutputType[HEAD_SPECS[h].output_type] for h in self.config.heads.names)
+
+    def _head(self, output_type: OutputType) -> str:
+        head = _HEAD_FOR_TYPE.get(OutputType.parse(output_type))
+        if head is None or head not in self.config.heads.names:
+            msg = f"model {self.name} does not predict {OutputType.parse(output_type).value}"
+            raise ValueError(msg)
+        return head
+
+    def _organism(self, organism: str) -> int:
+        if organism not in self.organisms:
+            msg = f"model {self.name} has no organism {organism!r}; choose from {', '.join(self.organisms)}"
+            raise ValueError(msg)
+        return self.organisms.index(organism)
+
+    def tracks(self, output_type: OutputType, organism: str = "human") -> TrackTable:
+        self._organism(organism)
+        return self._tables[(organism, self._head(output_type))]
+
+    def resolutions(self, output_type: OutputType) -> tuple[int, ...]:
+        spec = HEAD_SPECS[self._head(output_type)]
+        if spec.kind == "contact_maps":
+            return (self.config.pair_resolution,)
+        if spec.kind == "splice_sites_junction":
+            return (1,)
+        return tuple(spec.resolutions)
+
+    def input_lengths(self) -> tuple[int, ...] | None:
+        return self._input_lengths
+
+    def valid_length(self, length: int) -> int:
+        if self._input_lengths is not None:
+            return super().valid_length(length)
+        multiple = self.config.sequence_multiple
+        return max(-(-length // multiple) * multiple, multiple)
+
+    def card(self) -> dict[str, Any]:
+        card = {k: v for k, v in self._card.items() if k not in ("tracks", "config")}
+        card.update(name=self.name, version=self.version, family="alphagenome", preset=self.config.name)
+        return card
+
+    # -------------------------------------------------------------------------------- prediction
+    def _forward(self, model, onehot, organism_index, track_indices, heads, wanted):
+        out = model(onehot, organism_index, heads=heads, track_indices=track_indices)
+        return tuple(out[head][field].astype(jnp.float32) for _, (head, field) in wanted)
+
+    def predict(
+        self,
+        onehot: np.ndarray,
+        *,
+        organism: str = "human",
+        requests: Mapping[OutputType, np.ndarray | None] | None = None,
+    ) -> Predictions:
+        onehot = np.asarray(onehot, np.float32)
+        if onehot.ndim != 3 or onehot.shape[-1] != 4:
+            msg = f"model {self.name}: expected one-hot input of shape (batch, length, 4), got {onehot.shape}"
+            raise ValueError(msg)
+        self.config.validate_length(onehot.shape[1])
+        org = self._organism(organism)
+        requests = dict(requests) if requests is not None else {ot: None for ot in self.output_types()}
+        heads, track_indices, wanted = [], {}, []
+        for output_type, indices in requests.items():
+            output_type = OutputType.parse(output_type)
+            head = self._head(output_type)
+            channels = self._channels[(organism, head)]
+            if indices is not None:
+                indices = np.asarray(indices, dtype=np.int64)
+                if indices.ndim != 1 or (len(indices) and (indices.min() < 0 or indices.max() >= len(channels))):
+                    msg = f"model {self.name}: track indices for {output_type.value} must be in 0..{len(channels) - 1}"
+                    raise ValueError(msg)
+                channels = channels[indices]
+            heads.append(head)
+            if len(channels) != self.config.heads.counts[head] or np.any(channels != np.arange(len(channels))):
+                track_indices[head] = jnp.asarray(channels, jnp.int32)
+            spec = HEAD_SPECS[head]
+            if spec.kind == "genome_tracks":
+                wanted += [((output_type, r), (head, f"predictions_{r}bp")) for r in spec.resolutions]
+            elif spec.kind == "contact_maps":
+                wanted.append(((output_type, self.config.pair_resolution), (head, "predictions")))
+            else:
+                wanted.append(((output_type, 1), (head, "predictions")))
+        organism_index = jnp.full((onehot.shape[0],), org, jnp.int32)
+        out = self._compiled(
+            self.model, jnp.asarray(onehot), organism_index, track_indices, heads=tuple(heads), wanted=tuple(wanted)
+        )
+        return {key: np.asarray(value) for (key, _), value in zip(wanted, jax.device_get(out), strict=True)}
