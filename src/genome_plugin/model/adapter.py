@@ -158,7 +158,8 @@ class AlphaGenomeModel(SequenceModel):
     # -------------------------------------------------------------------------------- prediction
     def _forward(self, model, onehot, organism_index, track_indices, heads, wanted):
         out = model(onehot, organism_index, heads=heads, track_indices=track_indices)
-        return tuple(out[head][field].astype(jnp.float32) for _, (head, field) in wanted)
+        # Outputs stay in the compute dtype on the device; the host copy is widened to float32.
+        return tuple(out[head][field] for _, (head, field) in wanted)
 
     def predict(
         self,
@@ -199,4 +200,32 @@ class AlphaGenomeModel(SequenceModel):
         out = self._compiled(
             self.model, jnp.asarray(onehot), organism_index, track_indices, heads=tuple(heads), wanted=tuple(wanted)
         )
-        return {key: np.asarray(value) for (key, _), value in zip(wanted, jax.device_get(out), strict=True)}
+        host = jax.device_get(out)
+        return {key: np.asarray(value, np.float32) for (key, _), value in zip(wanted, host, strict=True)}
+
+    def predict_junctions(
+        self, onehot: np.ndarray, *, organism: str = "human", tracks: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Junction counts ``(B, K, K, T)`` and the splice sites they join ``(B, 4, K)``.
+
+        Sites are sequence positions (-1 = none) for donor+, acceptor+, donor-, acceptor-; channel
+        ``t`` of tissue-strand track ``t`` joins donor ``[:, 0 or 2]`` (rows) to acceptor ``[:, 1 or 3]``
+        (columns) on its strand. ``tracks`` indexes :meth:`tracks` of ``SPLICE_JUNCTIONS``.
+        """
+        onehot = np.asarray(onehot, np.float32)
+        self.config.validate_length(onehot.shape[1])
+        head = self._head(OutputType.SPLICE_JUNCTIONS)
+        org = self._organism(organism)
+        channels = self._channels[(organism, head)]
+        if tracks is not None:
+            channels = channels[np.asarray(tracks, dtype=np.int64)]
+        wanted = (("counts", (head, "predictions")), ("sites", (head, "splice_site_positions")))
+        counts, sites = self._compiled(
+            self.model,
+            jnp.asarray(onehot),
+            jnp.full((onehot.shape[0],), org, jnp.int32),
+            {head: jnp.asarray(channels, jnp.int32)},
+            heads=(head,),
+            wanted=wanted,
+        )
+        return np.asarray(counts, np.float32), np.asarray(sites, np.int32)
