@@ -101,7 +101,12 @@ class ScorerOutput:
         obs = self.obs.copy()
         row_in_entry = obs.groupby(["record", "allele"], sort=False).cumcount()
         obs.index = [f"{r}:{a}:{i}" for r, a, i in zip(obs["record"], obs["allele"], row_in_entry)]
-        adata = ad.AnnData(X=self.values, obs=obs, var=self.tracks.to_var())
+        var = self.tracks.to_var()
+        for frame in (obs, var):  # categorical up front, so anndata does not convert (and log) column by column
+            for column in frame.columns:
+                if frame[column].dtype == object:
+                    frame[column] = frame[column].astype("category")
+        adata = ad.AnnData(X=self.values, obs=obs, var=var)
         if self.quantile is not None:
             adata.layers["quantile"] = self.quantile
         definition = self.scorer.definition() if hasattr(self.scorer, "definition") else {"name": self.scorer.name}
