@@ -106,7 +106,7 @@ def _die_with_parent() -> None:
 
 @contextlib.contextmanager
 def running(name: str, command: Sequence[str], *, env: dict[str, str], log_path: Path, ready_url: str | None = None,
-            ready_text: str | None = None, timeout: float) -> Iterator[subprocess.Popen]:
+            ready_text: str | None = None, timeout: float, stop_timeout: float = 30) -> Iterator[subprocess.Popen]:
     """Run ``command`` in its own process group until the block ends.
 
     Waits until ``ready_url`` answers, or until ``ready_text`` appears in the log.
@@ -132,7 +132,7 @@ def running(name: str, command: Sequence[str], *, env: dict[str, str], log_path:
         log(f"{name}: up after {time.monotonic() - started:.0f} s")
         yield proc
     finally:
-        _stop(name, proc)
+        _stop(name, proc, stop_timeout)
 
 
 def _ready(url: str | None, text: str | None, log_path: Path) -> bool:
@@ -145,19 +145,38 @@ def _ready(url: str | None, text: str | None, log_path: Path) -> bool:
     return text is not None and text in log_path.read_text(errors="replace")
 
 
-def _stop(name: str, proc: subprocess.Popen) -> None:
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Galaxy starts its jobs in process groups of their own)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _stop(name: str, proc: subprocess.Popen, timeout: float) -> None:
+    orphans = _descendants(proc.pid)
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=30)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    # Workers the server forked stay in its process group: make sure none outlives it.
+    # Workers the server forked stay in its process group, jobs run in groups of their own: none outlives it.
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
+    for pid in orphans:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     log(f"{name}: stopped")
 
 
@@ -274,7 +293,7 @@ def galaxy_server(root: Path, *, galaxy_venv: Path, project_bin: Path | None, to
             worker = [str(galaxy_venv / "bin" / "celery"), "--app", "galaxy.celery", "worker", "--pool", "threads",
                       "--concurrency", "2", "--queues", "celery,galaxy.internal,galaxy.external", "--loglevel", "INFO"]
             stack.enter_context(running("celery worker", worker, env=env, log_path=root / "celery.log",
-                                        ready_text=" ready.", timeout=timeout))
+                                        ready_text=" ready.", timeout=timeout, stop_timeout=5))
         _, key = create_user(url, bootstrap_key, email=ADMIN_EMAIL, username=ADMIN_USERNAME)
         yield Galaxy(url=url, key=key, root=root)
 

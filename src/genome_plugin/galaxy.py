@@ -16,6 +16,7 @@ model checkpoints an admin installed come from the ``genome_plugin_models`` data
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import textwrap
@@ -28,7 +29,7 @@ from lxml import etree
 from genome_plugin import __version__
 from genome_plugin.tracks import OutputType
 
-# galaxyxml imports the `future` package, whose lib2to3 refactoring tool logs two INFO lines on import.
+# galaxyxml imports galaxy.tool_util, whose template module builds a lib2to3 refactoring tool that logs at INFO.
 logging.getLogger("RefactoringTool").setLevel(logging.WARNING)
 from galaxyxml import tool as gxt  # noqa: E402
 from galaxyxml.tool import parameters as gxp  # noqa: E402
@@ -62,11 +63,14 @@ TEST_FILES = (
     "genes.gtf",
     "intervals.bed",
     "bad_intervals.bed",
-    "variants.vcf",
     "ref_mismatch.vcf",
     "missing_contig.vcf",
     "malformed.vcf",
 )
+#: Small inputs cut from the shared test data, so that each tool test costs seconds: name -> (source, record ids).
+TEST_SUBSETS = {
+    "two_variants.vcf": ("variants.vcf", ("GSS_intron3_acceptor-2_snv", "EDEM2_intron3_acceptor-2_snv")),
+}
 TEST_GENOME = "chr20_slice"
 _SPLICEAI_LICENCE_NOTE = (
     "The SpliceAI weights are licensed **CC BY-NC 4.0** (academic and non-commercial use; commercial use "
@@ -136,8 +140,12 @@ def build_suite(registry: Registry) -> dict[str, str]:
         "contact_map": _contact_map_tool(registry) if registry.models_predicting(OutputType.CONTACT_MAPS) else None,
         "spliceai": _spliceai_tool(),
         "models": _models_tool(registry),
+        "split_vcf": _split_vcf_tool(),
+        "merge_tables": _merge_tool(),
     }
     files = {f"{name}.xml": _export(tool) for name, tool in tools.items() if tool is not None}
+    files[f"workflows/{WORKFLOW}.ga"] = _workflow()
+    files[f"workflows/{WORKFLOW}-tests.yml"] = _workflow_tests()
     files["macros.xml"] = _macros()
     files[".shed.yml"] = _shed_yml()
     files["tool_data_table_conf.xml.sample"] = _data_tables("tool-data/{}.loc")
@@ -175,9 +183,24 @@ def write_suite(out_dir: str | os.PathLike[str], registry: Registry, *,
             link.unlink(missing_ok=True)
             link.symlink_to(os.path.relpath((source / name).resolve(), link.parent.resolve()))
             written.append(link)
-    for stale in {*out.glob("*.xml"), *out.glob("test-data/*"), *out.glob("tool-data/*")} - set(written):
+        for name, (origin, ids) in TEST_SUBSETS.items():
+            path = out / "test-data" / name
+            path.write_text(_vcf_subset(source / origin, ids))
+            written.append(path)
+    owned = ("*.xml", "test-data/*", "tool-data/*", "workflows/*")
+    for stale in {path for pattern in owned for path in out.glob(pattern)} - set(written):
         stale.unlink()
     return written
+
+
+def _vcf_subset(path: Path, ids: Sequence[str]) -> str:
+    """The header and the records with these IDs of a VCF, in file order."""
+    lines = path.read_text().splitlines(keepends=True)
+    records = [line for line in lines if not line.startswith("#") and line.split("\t")[2] in ids]
+    if len(records) != len(ids):
+        msg = f"{path} lacks some of the records {', '.join(ids)}"
+        raise ValueError(msg)
+    return "".join(line for line in lines if line.startswith("#")) + "".join(records)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -304,10 +327,11 @@ def _formats_command(default: str = "h5ad") -> str:
 --format '${{",".join($out_formats)}}'"""
 
 
-def _collection(name: str, label: str, pattern: str, datatype: str, *,
-                filter: str | None = None) -> gxp.OutputCollection:
+def _collection(name: str, label: str, pattern: str, datatype: str, *, filter: str | None = None,
+                directory: str = "out") -> gxp.OutputCollection:
     collection = gxp.OutputCollection(name, type="list", label=label)
-    collection.append(gxp.DiscoverDatasets(pattern, directory="out", format=datatype, visible="false"))
+    collection.append(gxp.DiscoverDatasets(pattern, directory=directory, format=datatype, visible="false",
+                                           sort_by="filename"))
     if filter:
         collection.append(gxp.OutputFilter(filter))
     return collection
@@ -505,12 +529,12 @@ def _score_tool(registry: Registry) -> gxt.Tool:
     tool.tests = _tests([
         _Case(params={"reference": {"source": "history", "fasta": "chr20_slice.fa"},
                       "model": {"source": "spliceai", "scorers": splicing},
-                      "vcf": "variants.vcf", "gtf": "genes.gtf", "sequence_length": "12288"},
-              outputs={"scores_vcf": [("has_text", {"text": f"##INFO=<ID={splicing}"}),
-                                      ("has_text", {"text": "GSS_intron3_acceptor-2_snv"}),
-                                      ("has_n_lines", {"min": "31"})],
+                      "vcf": "two_variants.vcf", "gtf": "genes.gtf", "sequence_length": "12288"},
+              outputs={"scores_vcf": [("has_text", {"text": f"##INFO=<ID={splicing}"})] + [
+                           ("has_text_matching", {"expression": f"{variant}.*{splicing}="})
+                           for variant in TEST_SUBSETS["two_variants.vcf"][1]],
                        "scores_tsv": [("has_text", {"text": "variant_scorer"}),
-                                      ("has_text", {"text": "GGT7"})],
+                                      ("has_text_matching", {"expression": f"chr20:110811:T>C.*GSS.*{splicing}"})],
                        "scores_h5ad": _Coll(1, {splicing: _h5ad_asserts("obs/variant_id", "obs/gene_name")})},
               num_outputs=3),
         _Case(params={"reference": {"source": "cached", "fasta": TEST_GENOME},
@@ -576,16 +600,17 @@ def _ism_tool(registry: Registry) -> gxt.Tool:
         outputs=["AnnData: obs = SNV (position x alternative base, with ``offset`` in the interval), "
                  "var = tracks, X = scores; the same as a table.",
                  "A sequence-logo style figure per track (up to 8; narrow them with the track filter)."],
-        example="SpliceAI over the 10 bases around the acceptor at chr20:110,811 of the bundled chr20 slice "
-                "gives 30 SNVs; the logo shows the AG dinucleotide.",
+        example="SpliceAI over the 4 bases around the GSS intron 3 acceptor (``chr20:110808-110812:-`` on the "
+                "bundled chr20 slice) gives 12 SNVs; the minus-strand acceptor logo shows the AG dinucleotide.",
         limitations=["Cost grows with 3 x interval length model calls."],
         models=models)
     tool.tests = _tests([
         _Case(params={"reference": {"source": "cached", "fasta": TEST_GENOME},
-                      "model": {"source": "spliceai"}, "interval": "chr20:110805-110815:-"},
+                      "model": {"source": "spliceai"}, "interval": "chr20:110808-110812:-",
+                      "tracks": 'strand == "-"'},
               outputs={"ism_h5ad": _h5ad_asserts("obs/offset", "var/name"),
-                       "ism_tsv": [("has_n_lines", {"min": "31"})],
-                       "plots": _Coll(None, {}, min=1)},
+                       "ism_tsv": [("has_n_lines", {"min": "13"})],
+                       "plots": _Coll(2, {f"ism.{track}.minus": _png_asserts() for track in ("acceptor", "donor")})},
               num_outputs=3),
     ])
     return tool
@@ -639,6 +664,19 @@ def _contact_map_tool(registry: Registry) -> gxt.Tool:
                 "contact-map track.",
         limitations=["Only models that predict contact maps can be chosen; SpliceAI does not."],
         models=models)
+    model = next(iter(models))
+    tool.tests = _tests([
+        _Case(params={"reference": {"source": "cached", "fasta": TEST_GENOME}, "model": {"source": model},
+                      "interval": "chr20:24000-40000"},
+              outputs={"cool_files": _Coll(None, {}, min=1),
+                       "contacts_h5ad": _h5ad_asserts("obs/bin1_id", "obs/bin2_id", "uns/genome_plugin"),
+                       "plots": _Coll(None, {}, min=1)},
+              num_outputs=3),
+        _Case(params={"reference": {"source": "history", "fasta": "chr20_slice.fa"}, "model": {"source": model},
+                      "interval": "chr20:24000-40000", "variant": "chr20:31115:C>T"},
+              outputs={"cool_files": _Coll(None, {}, min=3), "contacts_h5ad": _h5ad_asserts("obs/bin1_id")},
+              num_outputs=3),
+    ])
     return tool
 
 
@@ -650,7 +688,7 @@ def _spliceai_tool() -> gxt.Tool:
         "--vcf '$vcf'",
         """\
             #if str($annotation.source) == "gtf"
-                --gtf '$annotation.gtf'
+                --annotation '$annotation.gtf'
             #else
                 --annotation '$annotation.source'
             #end if""",
@@ -665,47 +703,52 @@ def _spliceai_tool() -> gxt.Tool:
     annotation.append(gxp.SelectParam("source", label="Gene annotation",
                                       options={"grch38": "GENCODE genes on GRCh38 (bundled with SpliceAI)",
                                                "grch37": "GENCODE genes on GRCh37 (bundled with SpliceAI)",
-                                               "gtf": "A GTF file from your history"}, default="grch38"))
+                                               "gtf": "A GTF file from your history (longest transcript per gene)"},
+                                      default="grch38"))
     annotation.append(gxp.When("grch38"))
     annotation.append(gxp.When("grch37"))
     from_gtf = gxp.When("gtf")
-    from_gtf.append(gxp.DataParam(None, argument="--gtf", format="gtf", label="Gene annotation (GTF)"))
+    from_gtf.append(gxp.DataParam("gtf", format="gtf", label="Gene annotation (GTF)"))
     annotation.append(from_gtf)
     tool.inputs.append(annotation)
     tool.inputs.append(gxp.IntegerParam(None, argument="--distance", value=50, min=0, max=5000,
                                         label="Maximum distance between the variant and a gained/lost splice site"))
-    tool.inputs.append(gxp.BooleanParam(None, argument="--mask", checked=False,
-                                        label="Mask scores (SpliceAI -M 1)",
+    tool.inputs.append(gxp.BooleanParam(None, argument="--mask", checked=False, label="Mask scores (SpliceAI -M 1)",
                                         help="Hide gains at annotated sites and losses at unannotated sites"))
-    tool.outputs.append(gxp.OutputData("spliceai_vcf", "vcf", from_work_dir="out/scores.vcf",
-                                       label="${tool.name} on ${on_string}: annotated VCF"))
-    tool.outputs.append(gxp.OutputData("spliceai_tsv", "tabular", from_work_dir="out/scores.tsv",
-                                       label="${tool.name} on ${on_string}: delta scores"))
-    tool.outputs.append(gxp.OutputData("spliceai_h5ad", "h5ad", from_work_dir="out/scores.h5ad",
-                                       label="${tool.name} on ${on_string}: AnnData"))
+    for name, datatype, what in (("vcf", "vcf", "annotated VCF"), ("tsv", "tabular", "delta scores"),
+                                 ("h5ad", "h5ad", "AnnData")):
+        tool.outputs.append(gxp.OutputData(f"spliceai_{name}", datatype, from_work_dir=f"out/spliceai.{name}",
+                                           label=f"${{tool.name}} on ${{on_string}}: {what}"))
     tool.help = _help(
-        "Scores variants with SpliceAI-10k (the five trained models, ensemble mean) exactly as the "
-        "original ``spliceai`` tool: delta scores for acceptor gain/loss and donor gain/loss (DS_AG, DS_AL, "
+        "Scores variants with SpliceAI-10k (the five trained models, ensemble mean) as the original "
+        "``spliceai`` tool 1.3.1 does: delta scores for acceptor gain/loss and donor gain/loss (DS_AG, DS_AL, "
         "DS_DG, DS_DL) and their positions (DP_*) within the chosen distance, per gene.",
-        inputs=["A reference genome and a VCF; genes from the annotation SpliceAI ships (GRCh37/GRCh38) or a GTF."],
+        inputs=["A reference genome and a VCF; genes from the tables SpliceAI ships (GRCh37/GRCh38) or a GTF."],
         outputs=["The VCF with ``SpliceAI=ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL`` "
-                 "(the original tool's header and format, so existing filters keep working).",
-                 "A table and an AnnData with one row per variant x gene."],
-        example="The bundled chr20 variants with the bundled GTF: the acceptor -2 SNVs get high DS_AL.",
-        limitations=["Records SpliceAI cannot score (REF mismatch, near chromosome ends, long alleles) are kept "
-                     "with the reason."],
+                 "(the original tool's header and format, so existing filters keep working), and "
+                 "``SpliceAI_REASON`` where an allele got no score.",
+                 "A table (unrounded delta scores) and an AnnData with one row per variant x gene "
+                 "(X = DS_*, layers[\"positions\"] = DP_*)."],
+        example="The acceptor -2 SNV of GSS on the bundled GRCh37 chr20 slice, with the bundled GTF: "
+                "``SpliceAI=C|GSS|0.89|1.00|0.00|0.00|-15|-2|-15|-47`` (the acceptor is lost).",
+        limitations=["The original drops some records silently (REF mismatch, near chromosome ends, long "
+                     "alleles); here every record is kept, with the reason."],
         licence=_SPLICEAI_LICENCE_NOTE)
     tool.citations = gxp.Citations()
     tool.citations.append(gxp.Citation("doi", CITATIONS["spliceai"]))
     tool.tests = _tests([
-        _Case(params={"reference": {"source": "history", "fasta": "chr20_slice.fa"}, "vcf": "variants.vcf",
+        _Case(params={"reference": {"source": "history", "fasta": "chr20_slice.fa"}, "vcf": "two_variants.vcf",
                       "annotation": {"source": "gtf", "gtf": "genes.gtf"}},
               outputs={"spliceai_vcf": [("has_text", {"text": "##INFO=<ID=SpliceAI"}),
-                                        ("has_text_matching", {"expression": r"SpliceAI=C\|GSS\|"})]},
+                                        ("has_text", {"text": "SpliceAI=C|GSS|0.89|1.00|0.00|0.00|-15|-2|-15|-47"}),
+                                        ("has_text", {"text": "SpliceAI=C|EDEM2|0.51|1.00|0.02|0.00|-21|-2|37|17"})],
+                       "spliceai_tsv": [("has_n_lines", {"n": "3"}), ("has_n_columns", {"n": "18"})],
+                       "spliceai_h5ad": _h5ad_asserts("obs/gene_name", "layers/positions")},
               num_outputs=3),
         _Case(params={"reference": {"source": "cached", "fasta": TEST_GENOME}, "vcf": "missing_contig.vcf",
-                      "annotation": {"source": "grch37"}},
-              outputs={"spliceai_tsv": [("has_text", {"text": "missing_contig"})]},
+                      "annotation": {"source": "grch37"}, "mask": "true"},
+              outputs={"spliceai_vcf": [("has_text", {"text": "SpliceAI_REASON=contig_chr99_is_not_in_the_reference"})],
+                       "spliceai_tsv": [("has_text", {"text": "contig chr99 is not in the reference FASTA"})]},
               num_outputs=3),
     ])
     return tool
@@ -757,6 +800,228 @@ def _models_tool(registry: Registry) -> gxt.Tool:
               num_outputs=1),
     ])
     return tool
+
+
+def _split_vcf_tool() -> gxt.Tool:
+    # awk, not genome-plugin: splitting text records needs no model, and awk is on every Galaxy host.
+    command = [r"""
+        mkdir chunks &&
+        awk -v size=$records '
+            /^\#/ { header = header \$0 "\n"; next }
+            n % size == 0 {
+                if (out) close(out)
+                out = sprintf("chunks/chunk_%06d.vcf", ++k)
+                printf "%s", header > out
+            }
+            { print > out; n++ }
+        ' '$vcf'"""]
+    tool = _new_tool("split_vcf", "Split a VCF", "into a collection of chunks, to score them in parallel", command,
+                     reference=False)
+    tool.requirements = _awk_requirement()
+    tool.inputs.append(gxp.DataParam("vcf", format="vcf", label="Variants (VCF)"))
+    tool.inputs.append(gxp.IntegerParam("records", value=1000, min=1, label="Records per chunk"))
+    tool.outputs.append(_collection("chunks", "${tool.name} on ${on_string}: chunks",
+                                    r"chunk_(?P<designation>\d+)\.vcf", "vcf", directory="chunks"))
+    tool.help = _help(
+        "Splits a VCF into chunks of at most N records, each a complete VCF with the full header, as a "
+        "collection. Mapping the scoring tools over the collection runs the chunks as parallel jobs on the "
+        "cluster behind Galaxy; the merge tool joins the results.",
+        inputs=["A VCF (plain text) and the number of records per chunk."],
+        outputs=["A list collection of VCFs ``000001``, ``000002``, ... in file order."],
+        example="The two bundled test variants with 1 record per chunk give a collection of two VCFs.",
+        limitations=["A VCF without records gives an empty collection."])
+    tool.tests = _tests([
+        _Case(params={"vcf": "two_variants.vcf", "records": "1"},
+              outputs={"chunks": _Coll(2, {"000001": [("has_text", {"text": "#CHROM"}),
+                                                      ("has_text", {"text": "GSS_intron3_acceptor-2_snv"}),
+                                                      ("not_has_text", {"text": "EDEM2_intron3_acceptor-2_snv"})],
+                                          "000002": [("has_text", {"text": "EDEM2_intron3_acceptor-2_snv"})]})},
+              num_outputs=1),
+    ])
+    return tool
+
+
+def _merge_tool() -> gxt.Tool:
+    command = [r"""
+        #if str($kind) == "vcf"
+            awk 'NR == FNR || !/^\#/'
+        #else
+            awk 'NR == FNR || FNR > 1'
+        #end if
+        #for $part in $parts
+            '$part'
+        #end for
+        > '$merged'"""]
+    tool = _new_tool("merge_tables", "Merge chunked results", "(tables or VCFs) into one, keeping one header",
+                     command, reference=False)
+    tool.requirements = _awk_requirement()
+    tool.inputs.append(gxp.DataParam("parts", format="tabular,vcf", multiple=True, label="Chunks, in order",
+                                     help="A collection of the scoring tools' tables or VCFs"))
+    tool.inputs.append(gxp.SelectParam("kind", label="Header", default="table",
+                                       options={"table": "One header line (tables)",
+                                                "vcf": "VCF header (lines starting with #)"}))
+    tool.outputs.append(gxp.OutputData("merged", None, format_source="parts",
+                                       label="${tool.name} on ${on_string}"))
+    tool.help = _help(
+        "Concatenates the outputs of chunked jobs in collection order, keeping the header of the first "
+        "chunk only: the scoring tables of ``Score variants`` / ``SpliceAI``, or their annotated VCFs.",
+        inputs=["A collection (or several datasets) of tables or VCFs with identical headers."],
+        outputs=["One table or VCF."],
+        example="The two ``scores.tsv`` tables of two single-variant chunks give one table with one header "
+                "line and both variants.",
+        limitations=["Headers are not compared: merge only chunks of one job."])
+    tool.tests = _tests([
+        _Case(params={"parts": "ref_mismatch.vcf,missing_contig.vcf", "kind": "vcf"},
+              outputs={"merged": [("has_text", {"text": "#CHROM", "n": "1"}), ("has_text", {"text": "ref_mismatch"}),
+                                  ("has_text", {"text": "missing_contig"})]},
+              num_outputs=1),
+    ])
+    return tool
+
+
+def _awk_requirement() -> gxp.Requirements:
+    requirements = gxp.Requirements()
+    requirements.append(gxp.Requirement("package", "gawk", version="5.3.1"))
+    return requirements
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The workflow: split a VCF, score the chunks in parallel, merge
+
+
+WORKFLOW = "score-vcf-in-chunks"
+_SCORER_IN_WORKFLOW = "gene_mask_splicing_splice_sites_all"
+
+
+def _workflow() -> str:
+    """A Galaxy workflow (.ga): split a VCF into a collection, map ``Score variants`` over it, merge the results."""
+    version = f"{__version__}+galaxy{VERSION_SUFFIX}"
+    connected = {"__class__": "ConnectedValue"}
+
+    def data_input(step: int, label: str, datatype: str, annotation: str) -> dict[str, Any]:
+        return _workflow_step(step, "data_input", label=label, annotation=annotation,
+                              tool_state={"optional": False, "format": [datatype]},
+                              inputs=[{"name": label, "description": annotation}],
+                              outputs=[{"name": "output", "type": datatype}])
+
+    def parameter(step: int, label: str, default: int, annotation: str) -> dict[str, Any]:
+        return _workflow_step(step, "parameter_input", label=label, annotation=annotation,
+                              tool_state={"parameter_type": "integer", "optional": False, "default": default},
+                              inputs=[{"name": label, "description": annotation}],
+                              outputs=[{"name": "output", "type": "integer"}])
+
+    def tool(step: int, tool_id: str, label: str, annotation: str, state: dict[str, Any],
+             connections: dict[str, tuple[int, str]], outputs: dict[str, str],
+             workflow_outputs: dict[str, str] | None = None) -> dict[str, Any]:
+        return _workflow_step(
+            step, "tool", label=label, annotation=annotation, tool_id=f"{TOOL_PREFIX}{tool_id}", tool_version=version,
+            tool_state={**state, "__page__": None, "__rerun_remap_job_id__": None},
+            input_connections={name: {"id": source, "output_name": output}
+                               for name, (source, output) in connections.items()},
+            outputs=[{"name": name, "type": datatype} for name, datatype in outputs.items()],
+            workflow_outputs=[{"label": label, "output_name": name, "uuid": None}
+                              for name, label in (workflow_outputs or {}).items()])
+
+    steps = [
+        data_input(0, "Variants (VCF)", "vcf", "The variants to score"),
+        data_input(1, "Reference genome (FASTA)", "fasta", "The genome the VCF was called against"),
+        data_input(2, "Gene annotation (GTF)", "gtf", "Genes for the gene-level splicing scorer"),
+        parameter(3, "Records per chunk", 1000, "Each chunk becomes one scoring job"),
+        parameter(4, "Model input window (bp)", 16384, "Sequence around each variant the model sees"),
+        tool(5, "split_vcf", "Split into chunks", "One VCF per chunk, as a collection",
+             {"vcf": connected, "records": connected}, {"vcf": (0, "output"), "records": (3, "output")},
+             {"chunks": "input"}),
+        tool(6, "score", "Score each chunk", f"SpliceAI with the {_SCORER_IN_WORKFLOW} scorer, one job per chunk", {
+            "reference": {"source": "history", "__current_case__": 1, "fasta": connected},
+            "model": {"source": "spliceai", "__current_case__": 0, "scorers": [_SCORER_IN_WORKFLOW]},
+            "vcf": connected, "gtf": connected, "tracks": "", "sequence_length": connected, "top_n": "3",
+            "rc_average": False,
+        }, {"reference|fasta": (1, "output"), "vcf": (5, "chunks"), "gtf": (2, "output"),
+            "sequence_length": (4, "output")},
+            {"scores_vcf": "vcf", "scores_tsv": "tabular", "scores_h5ad": "input"}),
+        tool(7, "merge_tables", "Merge the tables", "One scores table, one header",
+             {"parts": connected, "kind": "table"}, {"parts": (6, "scores_tsv")}, {"merged": "input"},
+             {"merged": "merged_scores_table"}),
+        tool(8, "merge_tables", "Merge the VCFs", "One annotated VCF, one header",
+             {"parts": connected, "kind": "vcf"}, {"parts": (6, "scores_vcf")}, {"merged": "input"},
+             {"merged": "merged_scores_vcf"}),
+    ]
+    workflow = {
+        "a_galaxy_workflow": "true",
+        "annotation": "Split a VCF into chunks, score every chunk in parallel with a model (SpliceAI by default), "
+                      "merge the tables and VCFs: how Galaxy spreads scoring over its cluster.",
+        "creator": [{"class": "Organization", "name": "genome-plugin developers"}],
+        "format-version": "0.1",
+        "license": "Apache-2.0",
+        "name": "genome-plugin: score a VCF in parallel chunks",
+        "steps": {str(step["id"]): step for step in steps},
+        "tags": ["genome-plugin", "variant-scoring"],
+        "version": 1,
+    }
+    return json.dumps(workflow, indent=4) + "\n"
+
+
+def _workflow_step(step: int, kind: str, *, label: str, annotation: str, tool_id: str | None = None,
+                   tool_version: str | None = None, tool_state: dict[str, Any],
+                   inputs: list[dict[str, str]] | None = None, input_connections: dict[str, Any] | None = None,
+                   outputs: list[dict[str, str]], workflow_outputs: list[dict[str, Any]] | None = None,
+                   ) -> dict[str, Any]:
+    return {
+        "annotation": annotation,
+        "id": step,
+        "input_connections": input_connections or {},
+        "inputs": inputs or [],
+        "label": label,
+        "name": tool_id or label,
+        "outputs": outputs,
+        "position": {"left": 250 * (step // 3), "top": 150 * (step % 3)},
+        "tool_id": tool_id,
+        "tool_state": json.dumps(tool_state, sort_keys=True),
+        "tool_version": tool_version,
+        "type": kind,
+        "workflow_outputs": workflow_outputs or [],
+    }
+
+
+def _workflow_tests() -> str:
+    ids = TEST_SUBSETS["two_variants.vcf"][1]
+    return f"""\
+- doc: Two variants split into single-record chunks, scored with SpliceAI as two jobs, merged
+  job:
+    Variants (VCF):
+      class: File
+      path: ../test-data/two_variants.vcf
+      filetype: vcf
+    Reference genome (FASTA):
+      class: File
+      path: ../test-data/chr20_slice.fa
+      filetype: fasta
+    Gene annotation (GTF):
+      class: File
+      path: ../test-data/genes.gtf
+      filetype: gtf
+    Records per chunk: 1
+    Model input window (bp): 12288
+  outputs:
+    merged_scores_table:
+      asserts:
+        - that: has_text
+          text: variant_scorer
+          n: 1
+        - that: has_text_matching
+          expression: "chr20:110811:T>C.*GSS.*{_SCORER_IN_WORKFLOW}"
+        - that: has_text_matching
+          expression: "chr20:310283:T>C.*EDEM2.*{_SCORER_IN_WORKFLOW}"
+    merged_scores_vcf:
+      asserts:
+        - that: has_text
+          text: "#CHROM"
+          n: 1
+        - that: has_text
+          text: {ids[0]}
+        - that: has_text
+          text: {ids[1]}
+"""
 
 
 def _rc_average_param() -> gxp.BooleanParam:
@@ -865,7 +1130,7 @@ def _test_params(parent: etree._Element, params: Mapping[str, Any]) -> None:
             continue
         attrs = {"name": name, "value": str(value)}
         ftype = _FTYPES.get(Path(str(value)).suffix)
-        if ftype and str(value) in TEST_FILES:
+        if ftype and (str(value) in TEST_FILES or str(value) in TEST_SUBSETS):
             attrs["ftype"] = ftype
         etree.SubElement(parent, "param", attrs)
 
