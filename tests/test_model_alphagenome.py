@@ -200,6 +200,10 @@ def test_adapter_contract_and_selection(tiny_model, forward):
     direct = forward(tiny_model, jnp.asarray(x), jnp.array([1, 1]))
     expected = np.asarray(direct["dnase"]["predictions_128bp"])[..., [2, 0]]
     np.testing.assert_allclose(out[(OutputType.DNASE, 128)], expected, rtol=1e-4, atol=1e-4)
+    counts, sites = adapter.predict_junctions(x, organism="human", tracks=np.array([0, 3]))
+    k = TINY.heads.num_splice_sites
+    assert counts.shape == (2, k, k, 2) and sites.shape == (2, 4, k) and sites.dtype == np.int32
+    assert np.all(counts[sites[:, 0] < 0][..., 0] == 0)  # rows without a donor+ site are masked
     with pytest.raises(ValueError, match="no organism"):
         adapter.predict(x, organism="fly", requests=requests)
     with pytest.raises(ValueError, match="track indices"):

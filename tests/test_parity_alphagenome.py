@@ -95,7 +95,7 @@ def test_parity_with_official_model():
     manifest = json.loads((fixture / "manifest.json").read_text())
     ref = dict(np.load(fixture / "outputs_main.npz"))
     metadata = _mock_metadata(manifest)
-    config = config_from_metadata(metadata)
+    config = config_from_metadata(metadata).with_parity_precision()
     model = model_from_official(_official_leaves(manifest), config, metadata)
 
     index = ref["inputs/sequence_index_ACGT"].astype(np.int32)

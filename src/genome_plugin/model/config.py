@@ -154,6 +154,8 @@ class PrecisionConfig:
 
     param_dtype: str = "float32"
     compute_dtype: str = "float32"
+    # "highest" forces true fp32 matmuls on GPU/TPU (no TF32 / bf16 passes): the parity mode.
+    matmul_precision: str = "default"
 
     @property
     def compute(self) -> jnp.dtype:
@@ -234,6 +236,11 @@ class AlphaGenomeConfig:
         return dataclasses.replace(
             self, precision=dataclasses.replace(self.precision, compute_dtype=str(jnp.dtype(dtype)))
         )
+
+    def with_parity_precision(self) -> AlphaGenomeConfig:
+        """All-fp32 mode that reproduces the official fp32 outputs: fp32 compute and 'highest' matmul precision."""
+        precision = dataclasses.replace(self.precision, compute_dtype="float32", matmul_precision="highest")
+        return dataclasses.replace(self, precision=precision)
 
     # ----------------------------------------------------------------------------------- presets
     @classmethod

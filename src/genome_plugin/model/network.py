@@ -296,14 +296,15 @@ class AlphaGenome(nnx.Module):
     ) -> dict:
         """One-hot DNA [B, S, 4] and organism index [B] -> ``{head: {key: array}}`` plus ``embeddings``."""
         self.config.validate_length(dna.shape[1])
-        embeddings = self.embed(dna, organism_index, return_intermediates=return_intermediates)
-        predictions = self.forward_heads(
-            embeddings,
-            organism_index,
-            heads=heads,
-            track_indices=track_indices,
-            splice_site_positions=splice_site_positions,
-        )
+        with jax.default_matmul_precision(self.config.precision.matmul_precision):
+            embeddings = self.embed(dna, organism_index, return_intermediates=return_intermediates)
+            predictions = self.forward_heads(
+                embeddings,
+                organism_index,
+                heads=heads,
+                track_indices=track_indices,
+                splice_site_positions=splice_site_positions,
+            )
         intermediates = embeddings.pop("intermediate", None)
         predictions["embeddings"] = embeddings
         if return_intermediates:
