@@ -35,16 +35,16 @@ def _same_padded_reference(model: sm.SpliceAI, x: jax.Array) -> jax.Array:
     config = model.config
 
     def conv(layer, h, dilation=1):
-        kernel = layer.kernel.value
+        kernel = layer.kernel[...]
         pad = (kernel.shape[0] - 1) * dilation // 2
         out = jax.lax.conv_general_dilated(
             h, kernel, (1,), [(pad, pad)], rhs_dilation=(dilation,), dimension_numbers=("NWC", "WIO", "NWC")
         )
-        return out + layer.bias.value
+        return out + layer.bias[...]
 
     def norm(layer, h):
-        return (h - layer.mean.value) / jnp.sqrt(layer.var.value + config.bn_epsilon) * layer.scale.value + (
-            layer.bias.value
+        return (h - layer.mean[...]) / jnp.sqrt(layer.var[...] + config.bn_epsilon) * layer.scale[...] + (
+            layer.bias[...]
         )
 
     h = conv(model.stem, x)

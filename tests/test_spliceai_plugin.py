@@ -69,7 +69,7 @@ def test_interface_tracks_and_card(model):
 @pytest.mark.slow
 def test_any_length_strands_and_requests(model):
     reference = Reference(TEST_DATA / "chr20_slice.fa")
-    seq = reference.fetch(chrom="chr20", start=113_000, end=114_333)  # GSS (- strand) intron 3 donor region
+    seq = reference.fetch(chrom="chr20", start=108_000, end=119_333)  # around GSS (- strand) exon 3
     full = model.predict(one_hot(seq)[None])[(SITES, 1)]
     assert full.shape == (1, len(seq), 4) and full.dtype == np.float32
     assert np.all((full >= 0) & (full <= 1))
@@ -79,10 +79,10 @@ def test_any_length_strands_and_requests(model):
     # A subset of tracks comes back alone and unchanged.
     minus_donor = model.predict(one_hot(seq)[None], requests={SITES: np.array([3])})[(SITES, 1)]
     np.testing.assert_array_equal(minus_donor[..., 0], full[..., 3])
-    # GSS intron 3 donor (slice position 113,753 is its first intron base; the exon's last base is 113,754
-    # on the - strand, 0-based 113,753) is called on the - strand and not on the +.
-    assert full[0, 113_753 - 113_000, 3] > 0.5
-    assert full[0, :, 1].max() < 0.5
+    # GSS exon 3 (- strand, 0-based 113,755-113,901): its first base in transcript order (113,900) is an
+    # acceptor and its last (113,755) a donor, both called on the - strand tracks and not on the + ones.
+    assert full[0, 113_900 - 108_000, 2] > 0.5 and full[0, 113_755 - 108_000, 3] > 0.5
+    assert full[0, :, :2].max() < 0.5
 
 
 def _annotated_sites(annotation, gene: str) -> tuple[set[int], set[int]]:

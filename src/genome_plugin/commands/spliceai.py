@@ -56,9 +56,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder (created if missing)")
 
 
+def _persistent_compilation_cache() -> None:
+    """Keep compiled programs between runs (unless the user chose a cache): later runs skip most compilation."""
+    import os
+
+    import jax
+
+    from genome_plugin.model.spliceai import cache_dir
+
+    if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        jax.config.update("jax_compilation_cache_dir", str(cache_dir() / "jax"))
+
+
 def run(args: argparse.Namespace) -> int:
     from genome_plugin.plugins import load_model
     from genome_plugin.scoring.spliceai import load_gene_table, score_vcf
+
+    _persistent_compilation_cache()
 
     genes = load_gene_table(args.annotation)
     model = load_model("spliceai")

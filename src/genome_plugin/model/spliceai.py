@@ -428,8 +428,10 @@ def _with_params(config: SpliceAIConfig, params: dict[str, np.ndarray], source: 
     filled = []
     for path, variable in flat:
         value = np.asarray(params[_path_key(path)], dtype=np.float32)
-        if value.shape != variable.value.shape:
-            msg = f"{source}: {_path_key(path)} has shape {value.shape}, the network expects {variable.value.shape}"
+        if value.shape != variable.get_value().shape:
+            msg = (
+                f"{source}: {_path_key(path)} has shape {value.shape}, the network expects {variable.get_value().shape}"
+            )
             raise SpliceAIWeightsError(msg)
         filled.append((path, variable.replace(jnp.asarray(value))))
     return nnx.merge(graphdef, nnx.from_flat_state(filled))
@@ -459,11 +461,14 @@ def keras_weight_files() -> list[Path]:
 
 
 def cache_dir() -> Path:
-    """The user cache directory: ``$GENOME_PLUGIN_CACHE``, else ``$XDG_CACHE_HOME/genome_plugin``, else ``~/.cache``."""
+    """The user cache directory.
+
+    ``$GENOME_PLUGIN_CACHE``, else ``$XDG_CACHE_HOME/genome-plugin``, else ``~/.cache/genome-plugin``.
+    """
     if os.environ.get("GENOME_PLUGIN_CACHE"):
         return Path(os.environ["GENOME_PLUGIN_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "genome_plugin"
+    return Path(base) / "genome-plugin"
 
 
 def _sha256(path: Path) -> str:

@@ -86,7 +86,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.:/+\-]")
 # Work sizes. SNV ALT batches and indel batches are padded to these, so each shape compiles once.
 # One sequence per call: on a CPU a batch of long sequences runs no faster per base than one.
 _INDEL_BATCH = 1
-_LARGE_TILE = 4096
+_LARGE_TILE = 8192
 # SNVs per ALT call, by tile kind (a small tile mostly serves one SNV; padding slots cost full work).
 _SNV_BATCH = {"small": 1, "large": 4}
 
