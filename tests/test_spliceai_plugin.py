@@ -50,6 +50,7 @@ def test_interface_tracks_and_card(model):
     assert model.output_types() == (SITES,)
     assert model.resolutions(SITES) == (1,)
     assert model.input_lengths() is None and model.valid_length(12_345) == 12_345
+    assert model.context == 5000  # the Predictor fetches this much real sequence around intervals
     table = model.tracks(SITES)
     assert list(zip(table.names, table.strands)) == [
         ("acceptor", "+"),
@@ -83,6 +84,21 @@ def test_any_length_strands_and_requests(model):
     # acceptor and its last (113,755) a donor, both called on the - strand tracks and not on the + ones.
     assert full[0, 113_900 - 108_000, 2] > 0.5 and full[0, 113_755 - 108_000, 3] > 0.5
     assert full[0, :, :2].max() < 0.5
+
+
+@needs_weights
+@pytest.mark.slow
+def test_predict_interval_gives_tracks_anndata_with_real_context(model):
+    from genome_plugin import predict_interval
+
+    results = predict_interval(model, "chr20:113700-113800:-", reference=TEST_DATA / "chr20_slice.fa")
+    [adata] = results.values()
+    assert adata.shape == (100, 4) and list(adata.var["name"]) == ["acceptor", "donor", "acceptor", "donor"]
+    assert adata.uns["genome_plugin"]["model"] == "spliceai"
+    assert int(adata.obs["start"].iloc[0]) == 113_700
+    # GSS exon 3's donor (0-based 113,755, - strand) with 5 kb of real sequence on each side.
+    donor_minus = np.asarray(adata.X)[:, 3]
+    assert int(np.argmax(donor_minus)) == 55 and donor_minus[55] > 0.5
 
 
 def _annotated_sites(annotation, gene: str) -> tuple[set[int], set[int]]:

@@ -52,6 +52,8 @@ class SpliceAIModel(SequenceModel):
 
         self.ensemble = ensemble
         self.version = SPLICEAI_VERSION
+        #: Bases of context each prediction reads on either side; the Predictor fetches them around intervals.
+        self.context = ensemble.flank
         self._tracks = TrackTable(
             [
                 {
@@ -136,9 +138,14 @@ class SpliceAIModel(SequenceModel):
         }
 
 
-def load_spliceai(*, cache: str | None = None) -> SpliceAIModel:
+def load_spliceai(*, cache: str | None = None, checkpoint: str | None = None) -> SpliceAIModel:
     """Load the trained ensemble (converted once into the user cache) as a :class:`SpliceAIModel`."""
+    from genome_plugin.errors import GenomePluginError
     from genome_plugin.model.spliceai import load_ensemble
+
+    if checkpoint is not None:
+        msg = "model spliceai reads its weights from the installed spliceai package; --checkpoint does not apply"
+        raise GenomePluginError(msg)
 
     return SpliceAIModel(load_ensemble(cache=cache))
 
