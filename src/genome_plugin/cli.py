@@ -29,13 +29,20 @@ def _command_modules() -> list:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-v", "--verbose", action="store_true", help="log details and show tracebacks on error")
-    common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors; no progress bars")
+    def flags(default: object) -> argparse.ArgumentParser:
+        common = argparse.ArgumentParser(add_help=False)
+        common.add_argument("-v", "--verbose", action="store_true", default=default,
+                            help="log details and show tracebacks on error")
+        common.add_argument("-q", "--quiet", action="store_true", default=default,
+                            help="only warnings and errors; no progress bars")
+        return common
+
+    # Sub-commands must not reset a flag given before the command name: their defaults are SUPPRESS.
+    common = flags(argparse.SUPPRESS)
     parser = argparse.ArgumentParser(
         prog="genome-plugin",
         description="Predict genome tracks and score variants with sequence-to-function models.",
-        parents=[common],
+        parents=[flags(False)],
     )
     parser.add_argument("--version", action="version", version=f"genome-plugin {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
