@@ -106,6 +106,7 @@ def run_demo(out_dir: str | os.PathLike[str], *, progress: bool = True) -> dict[
     gss = genes[genes["gene_name"] == "GSS"].iloc[0]
     in_gss = ((adata.obs["start"] >= int(gss["start"]) - 500) & (adata.obs["end"] <= int(gss["end"]) + 500)).to_numpy()
     gene_view = adata[in_gss].copy()
+    gene_view.obs["interval_id"] = f"GSS {chrom}:{int(gss['start']) - 500}-{int(gss['end']) + 500}:-"
     figure = plot_tracks(gene_view, annotation=annotation)
     png = out / "splice_sites.GSS.png"
     save(figure, png)

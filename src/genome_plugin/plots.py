@@ -103,7 +103,10 @@ def _style(ax: Any) -> None:
 
 def _signal_panel(ax: Any, starts: np.ndarray, ends: np.ndarray, values: np.ndarray, colour: str, label: str) -> None:
     edges = np.append(starts, ends[-1])
-    ax.fill_between(edges, np.append(values, values[-1]), step="post", color=colour, linewidth=0, alpha=0.9)
+    heights = np.append(values, values[-1])
+    ax.fill_between(edges, heights, step="post", color=colour, linewidth=0, alpha=0.9)
+    # A 1 bp spike is far narrower than a pixel over tens of kb: outline the steps so that it stays visible.
+    ax.step(edges, heights, where="post", color=colour, linewidth=0.7)
     _style(ax)
     top = float(np.nanmax(values)) if np.isfinite(values).any() else 1.0
     bottom = min(0.0, float(np.nanmin(values))) if np.isfinite(values).any() else 0.0
