@@ -1,8 +1,9 @@
-"""Run every tool test (and workflow test) of ``galaxy/`` on a real Galaxy that loads the tools from the folder.
+"""Run every tool test and workflow test of ``galaxy/`` on a real Galaxy that loads the tools from the folder.
 
 Starts a throw-away Galaxy (:mod:`servers`) with ``galaxy/`` as its tool directory and the test
 data tables of ``galaxy/tool_data_table_conf.xml.test``, then runs ``planemo test --engine
-external_galaxy`` on the tools, writing JUnit XML, JSON and HTML reports. Exits 1 when any test
+external_galaxy`` on the tools and on each workflow of ``galaxy/workflows``, writing JUnit XML, JSON
+and HTML reports (``work/reports/folder.*``, ``work/reports/workflow-*.*``). Exits 1 when any test
 fails or errors, 2 when the server could not be started.
 
 Run it with the Galaxy environment's Python (``tool_tests/run.sh folder`` does)::
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -31,11 +33,27 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         default=Path(os.environ.get("GALAXY_VENV", servers.DEFAULT_GALAXY_VENV)),
                         help="virtual environment with Galaxy, planemo, ephemeris (env GALAXY_VENV)")
     parser.add_argument("--project-venv", type=Path,
-                        default=Path(os.environ.get("GENOME_PLUGIN_VENV", servers.DEFAULT_PROJECT_BIN.parent)),
-                        help="environment whose bin/ has genome-plugin, put first on the jobs' PATH "
-                             "(env GENOME_PLUGIN_VENV)")
+                        default=Path(os.environ.get("GENOME_PLUGIN_VENV", servers.DEFAULT_PROJECT_VENV)),
+                        help="environment with genome-plugin installed: Galaxy resolves the tools' requirement "
+                             "to its bin/ (env GENOME_PLUGIN_VENV)")
     parser.add_argument("--tools", type=Path, default=servers.REPO / "galaxy", help="the generated tool suite")
     parser.add_argument("--work", type=Path, default=servers.HERE / "work", help="scratch directory (emptied per run)")
+
+
+def packages(tools: Path, project_venv: Path) -> dict[tuple[str, str], Path]:
+    """The tools' requirement (genome-plugin at the suite's version), satisfied by the project's environment."""
+    version = re.search(r'<token name="@TOOL_VERSION@">([^<]+)</token>', (tools / "macros.xml").read_text())
+    if version is None:
+        msg = f"{tools / 'macros.xml'} has no @TOOL_VERSION@ token"
+        raise RuntimeError(msg)
+    return {("genome-plugin", version.group(1)): project_venv / "bin"}
+
+
+def job_env(work: Path) -> dict[str, str]:
+    """What a Galaxy admin sets for genome-plugin jobs: caches shared by every job (converted weights, compiled
+    JAX functions), not rebuilt in each job's fresh home directory."""
+    cache = work / "cache"
+    return {"GENOME_PLUGIN_CACHE": str(cache / "genome-plugin"), "JAX_COMPILATION_CACHE_DIR": str(cache / "jax")}
 
 
 def planemo_test(galaxy: servers.Galaxy, targets: list[Path], *, galaxy_venv: Path, reports: Path, name: str,
@@ -76,28 +94,43 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_arguments(parser)
     parser.add_argument("targets", nargs="*", type=Path,
-                        help="tool XML files or workflows to test (default: every tool and workflow in --tools)")
+                        help="tool XML files to test (default: every tool in --tools, then every workflow in "
+                             "--tools/workflows)")
     args = parser.parse_args(argv)
     servers.stop_on_signals()
     tools = args.tools.resolve()
-    targets = args.targets or [tools, *sorted((tools / "workflows").glob("*.ga"))]
+    # One planemo run per workflow, apart from the tools: planemo 0.75 aborts the whole run, reports
+    # included, when a workflow invocation fails.
+    runs = {"folder": [t.resolve() for t in args.targets] or [tools]}
+    if not args.targets:
+        runs.update({f"workflow-{ga.stem}": [ga] for ga in sorted((tools / "workflows").glob("*.ga"))})
     work = args.work.resolve() / "folder"
     reports = args.work.resolve() / "reports"
+    for name in runs:
+        for stale in reports.glob(f"{name}.*"):
+            stale.unlink()
     started = time.monotonic()
     shutil.rmtree(work, ignore_errors=True)
+    statuses = {}
     try:
         with servers.galaxy_server(work / "galaxy", galaxy_venv=args.galaxy_venv,
-                                   project_bin=args.project_venv / "bin", tool_dirs=[tools],
-                                   data_table_conf=tools / "tool_data_table_conf.xml.test") as galaxy:
-            status = planemo_test(galaxy, [t.resolve() for t in targets], galaxy_venv=args.galaxy_venv,
-                                  reports=reports, name="folder", env=servers.server_env(args.galaxy_venv))
+                                   packages=packages(tools, args.project_venv), tool_dirs=[tools],
+                                   data_table_conf=tools / "tool_data_table_conf.xml.test",
+                                   job_env=job_env(args.work.resolve())) as galaxy:
+            for name, targets in runs.items():
+                statuses[name] = planemo_test(galaxy, targets, galaxy_venv=args.galaxy_venv, reports=reports,
+                                              name=name, env=servers.server_env(args.galaxy_venv))
     except RuntimeError as err:
         servers.log(f"error: {err}")
         return 2
-    run, bad = summarize(reports / "folder.json")
-    servers.log(f"folder-loaded tool tests: {run} run, {bad} not passed, planemo status {status}, "
-                f"{time.monotonic() - started:.0f} s in all; reports in {reports}")
-    return 0 if status == 0 and bad == 0 and run > 0 else 1
+    failed = False
+    for name, status in statuses.items():
+        run, bad = summarize(reports / f"{name}.json")
+        servers.log(f"{name}: {run} tests run, {bad} not passed, planemo exit status {status}")
+        failed |= status != 0 or bad > 0 or run == 0
+    servers.log(f"folder-loaded Galaxy tests {'FAILED' if failed else 'passed'} in {time.monotonic() - started:.0f} s; "
+                f"reports in {reports}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

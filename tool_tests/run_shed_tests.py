@@ -29,7 +29,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import servers  # noqa: E402
-from run_galaxy_tests import add_common_arguments, summarize  # noqa: E402
+from run_galaxy_tests import add_common_arguments, job_env, packages, summarize  # noqa: E402
 
 SUFFIX_TOKEN = re.compile(r'(<token name="@VERSION_SUFFIX@">)(\d+)(</token>)')
 TOOL_ID = re.compile(r'<tool [^>]*\bid="([^"]+)"')
@@ -152,9 +152,9 @@ def main(argv: list[str] | None = None) -> int:
             if planemo_shed("shed_create", revision1, shed, galaxy_venv=venv, log_path=log_path,
                             message="first revision"):
                 problems.append("planemo shed_create failed")
-            with servers.galaxy_server(work / "galaxy", galaxy_venv=venv, project_bin=args.project_venv / "bin",
+            with servers.galaxy_server(work / "galaxy", galaxy_venv=venv, packages=packages(tools, args.project_venv),
                                        data_table_conf=tools / "tool_data_table_conf.xml.test",
-                                       tool_shed_url=shed.url) as galaxy:
+                                       tool_shed_url=shed.url, job_env=job_env(args.work.resolve())) as galaxy:
                 if install(galaxy, shed, config["suite"]["name"], galaxy_venv=venv, work=work, log_path=log_path):
                     problems.append("shed-tools install failed")
                 installed = installed_tools(galaxy, shed)

@@ -6,9 +6,10 @@ their own process group and are stopped (the whole group) when their ``with`` bl
 ends it: an exception, Ctrl-C, or SIGTERM/SIGHUP (see :func:`stop_on_signals`). If the harness
 itself is killed outright, the kernel sends the servers SIGTERM (``PR_SET_PDEATHSIG``).
 
-Galaxy runs its jobs with the local runner and conda switched off, so a tool's command finds
-``genome-plugin`` only on ``PATH``: the project's environment ``bin/`` goes first on the server's
-``PATH`` (the ``project_bin`` argument).
+Galaxy runs its jobs with the local runner and conda switched off. A tool's requirement on
+``genome-plugin`` is resolved the way an administrator would resolve it today: Galaxy's
+``galaxy_packages`` resolver finds ``<tool_dependency_dir>/genome-plugin/<version>/env.sh``, which puts
+the project's environment ``bin/`` first on the job's ``PATH`` (the ``packages`` argument).
 
 Only the standard library is used, so any Python 3.11 can import this module.
 """
@@ -35,7 +36,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DEFAULT_GALAXY_VENV = HERE / ".venv-galaxy"
-DEFAULT_PROJECT_BIN = REPO / ".venv" / "bin"
+DEFAULT_PROJECT_VENV = REPO / ".venv"
 ADMIN_EMAIL = "ci@example.org"
 ADMIN_USERNAME = "ci"
 # Loopback only: never let a proxy setting send the harness's requests elsewhere.
@@ -84,16 +85,14 @@ def api(base_url: str, path: str, *, key: str | None = None, payload: Any = None
     return json.loads(body) if body else None
 
 
-def server_env(galaxy_venv: Path, project_bin: Path | None = None) -> dict[str, str]:
-    """The environment the servers (and so Galaxy's jobs) run with.
+def server_env(galaxy_venv: Path) -> dict[str, str]:
+    """The environment the servers, their jobs and the clients run with: no proxies, the Galaxy environment.
 
-    ``project_bin`` first on ``PATH`` (jobs find ``genome-plugin``), then the Galaxy environment's
-    ``bin/`` (``hg`` for Tool Shed clones; ``VIRTUAL_ENV`` makes Galaxy's own jobs, such as
-    uploads, activate it).
+    Its ``bin/`` goes first on ``PATH`` (``hg`` for Tool Shed clones); ``VIRTUAL_ENV`` makes Galaxy's own
+    jobs, such as metadata setting, activate it.
     """
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME") and "proxy" not in k.lower()}
-    head = [str(project_bin)] if project_bin else []
-    env["PATH"] = os.pathsep.join([*head, str(galaxy_venv / "bin"), env.get("PATH", "/usr/bin:/bin")])
+    env["PATH"] = os.pathsep.join([str(galaxy_venv / "bin"), env.get("PATH", "/usr/bin:/bin")])
     env["VIRTUAL_ENV"] = str(galaxy_venv)
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
     return env
@@ -231,14 +230,17 @@ def _no_tables(root: Path) -> Path:
 
 
 @contextlib.contextmanager
-def galaxy_server(root: Path, *, galaxy_venv: Path, project_bin: Path | None, tool_dirs: Sequence[Path] = (),
+def galaxy_server(root: Path, *, galaxy_venv: Path, packages: dict[tuple[str, str], Path] | None = None,
+                  tool_dirs: Sequence[Path] = (),
                   data_table_conf: Path | None = None, tool_shed_url: str | None = None, celery: bool = True,
-                  timeout: float = 300) -> Iterator[Galaxy]:
+                  job_env: dict[str, str] | None = None, timeout: float = 300) -> Iterator[Galaxy]:
     """A Galaxy with a fresh database under ``root``.
 
     ``tool_dirs`` are loaded into one tool panel section; ``data_table_conf`` is a
     ``tool_data_table_conf.xml`` for cached data (reference genomes, models); with
-    ``tool_shed_url`` Galaxy may install from that Tool Shed (into ``root/shed_tools``).
+    ``tool_shed_url`` Galaxy may install from that Tool Shed (into ``root/shed_tools``). ``packages``
+    maps a requirement (name, version) to the ``bin/`` folder that satisfies it. ``job_env`` is added to
+    the environment the server, and so its jobs, run with.
     """
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -283,8 +285,11 @@ def galaxy_server(root: Path, *, galaxy_venv: Path, project_bin: Path | None, to
     _write_yaml_mapping(config, "galaxy", settings)
     url = f"http://127.0.0.1:{port}"
     command = [str(galaxy_venv / "bin" / "galaxy-web"), "-c", str(config), "-b", f"127.0.0.1:{port}"]
-    env = server_env(galaxy_venv, project_bin)
-    env["GALAXY_CONFIG_FILE"] = str(config)
+    for (name, version), bin_dir in (packages or {}).items():
+        package = root / "deps" / name / version
+        package.mkdir(parents=True, exist_ok=True)
+        (package / "env.sh").write_text(f'PATH="{bin_dir.resolve()}:$PATH"; export PATH\n')
+    env = {**server_env(galaxy_venv), **(job_env or {}), "GALAXY_CONFIG_FILE": str(config)}
     with contextlib.ExitStack() as stack:
         stack.enter_context(running("galaxy", command, env=env, log_path=root / "galaxy.log",
                                     ready_url=f"{url}/api/version", timeout=timeout))

@@ -41,6 +41,8 @@ PROFILE = "24.0"
 #: Bump for a wrapper-only change (same package version); reset to 0 when the package version changes.
 VERSION_SUFFIX = "0"
 SHED_OWNER = "genome-plugin"
+#: The Galaxy release the suite is tested against (tool_tests/).
+GALAXY_RELEASE = "26.1"
 SHED_CATEGORIES = ("Machine Learning", "Sequence Analysis", "Variant Analysis")
 CITATIONS = {
     "alphagenome": "10.1038/s41586-025-10014-0",
@@ -61,7 +63,6 @@ TEST_FILES = (
     "chr20_slice.fa",
     "chr20_slice.fa.fai",
     "genes.gtf",
-    "intervals.bed",
     "bad_intervals.bed",
     "ref_mismatch.vcf",
     "missing_contig.vcf",
@@ -70,6 +71,7 @@ TEST_FILES = (
 #: Small inputs cut from the shared test data, so that each tool test costs seconds: name -> (source, record ids).
 TEST_SUBSETS = {
     "two_variants.vcf": ("variants.vcf", ("GSS_intron3_acceptor-2_snv", "EDEM2_intron3_acceptor-2_snv")),
+    "one_interval.bed": ("intervals.bed", ("PROCR",)),
 }
 TEST_GENOME = "chr20_slice"
 _SPLICEAI_LICENCE_NOTE = (
@@ -147,6 +149,7 @@ def build_suite(registry: Registry) -> dict[str, str]:
     files[f"workflows/{WORKFLOW}.ga"] = _workflow()
     files[f"workflows/{WORKFLOW}-tests.yml"] = _workflow_tests()
     files["macros.xml"] = _macros()
+    files["README.md"] = _readme()
     files[".shed.yml"] = _shed_yml()
     files["tool_data_table_conf.xml.sample"] = _data_tables("tool-data/{}.loc")
     files["tool_data_table_conf.xml.test"] = _data_tables("${{__HERE__}}/test-data/{}.loc")
@@ -185,7 +188,7 @@ def write_suite(out_dir: str | os.PathLike[str], registry: Registry, *,
             written.append(link)
         for name, (origin, ids) in TEST_SUBSETS.items():
             path = out / "test-data" / name
-            path.write_text(_vcf_subset(source / origin, ids))
+            path.write_text(_subset(source / origin, ids))
             written.append(path)
     owned = ("*.xml", "test-data/*", "tool-data/*", "workflows/*")
     for stale in {path for pattern in owned for path in out.glob(pattern)} - set(written):
@@ -193,10 +196,11 @@ def write_suite(out_dir: str | os.PathLike[str], registry: Registry, *,
     return written
 
 
-def _vcf_subset(path: Path, ids: Sequence[str]) -> str:
-    """The header and the records with these IDs of a VCF, in file order."""
+def _subset(path: Path, ids: Sequence[str]) -> str:
+    """The header and the records with these IDs (VCF column 3, BED column 4) of a VCF or BED, in file order."""
+    column = 2 if path.suffix == ".vcf" else 3
     lines = path.read_text().splitlines(keepends=True)
-    records = [line for line in lines if not line.startswith("#") and line.split("\t")[2] in ids]
+    records = [line for line in lines if not line.startswith("#") and line.split("\t")[column] in ids]
     if len(records) != len(ids):
         msg = f"{path} lacks some of the records {', '.join(ids)}"
         raise ValueError(msg)
@@ -443,7 +447,7 @@ def _predict_tool(registry: Registry) -> gxt.Tool:
     tool.tests = _tests([
         _Case(params={"reference": {"source": "history", "fasta": "chr20_slice.fa"},
                       "model": {"source": "spliceai"},
-                      "regions": {"source": "bed", "bed": "intervals.bed"}},
+                      "regions": {"source": "bed", "bed": "one_interval.bed"}},
               outputs={"predictions": _Coll(1, {"predictions.splice_sites_1bp": _h5ad_asserts(
                   "obs/chrom", "obs/interval_id", "var/name", "uns/genome_plugin")})},
               num_outputs=1),
@@ -530,7 +534,7 @@ def _score_tool(registry: Registry) -> gxt.Tool:
         _Case(params={"reference": {"source": "history", "fasta": "chr20_slice.fa"},
                       "model": {"source": "spliceai", "scorers": splicing},
                       "vcf": "two_variants.vcf", "gtf": "genes.gtf", "sequence_length": "12288"},
-              outputs={"scores_vcf": [("has_text", {"text": f"##INFO=<ID={splicing}"})] + [
+              outputs={"scores_vcf": [("has_text", {"text": f"##INFO=<ID=GP_{splicing},"})] + [
                            ("has_text_matching", {"expression": f"{variant}.*{splicing}="})
                            for variant in TEST_SUBSETS["two_variants.vcf"][1]],
                        "scores_tsv": [("has_text", {"text": "variant_scorer"}),
@@ -544,7 +548,7 @@ def _score_tool(registry: Registry) -> gxt.Tool:
                        "scores_tsv": [("has_text_matching", {"expression": "(?i)ref.*mismatch|does not match"})]},
               num_outputs=3),
         _Case(params={"reference": {"source": "cached", "fasta": TEST_GENOME},
-                      "model": {"source": "spliceai"}, "vcf": "malformed.vcf"},
+                      "model": {"source": "spliceai"}, "vcf": "malformed.vcf", "gtf": "genes.gtf"},
               failure="malformed VCF record"),
     ])
     return tool
@@ -804,16 +808,17 @@ def _models_tool(registry: Registry) -> gxt.Tool:
 
 def _split_vcf_tool() -> gxt.Tool:
     # awk, not genome-plugin: splitting text records needs no model, and awk is on every Galaxy host.
+    # Galaxy joins the command's lines with spaces, so every awk statement ends with a semicolon.
     command = [r"""
         mkdir chunks &&
         awk -v size=$records '
-            /^\#/ { header = header \$0 "\n"; next }
+            /^\#/ { header = header \$0 "\n"; next; }
             n % size == 0 {
-                if (out) close(out)
-                out = sprintf("chunks/chunk_%06d.vcf", ++k)
-                printf "%s", header > out
+                if (out) close(out);
+                out = sprintf("chunks/chunk_%06d.vcf", ++k);
+                printf "%s", header > out;
             }
-            { print > out; n++ }
+            { print > out; n++; }
         ' '$vcf'"""]
     tool = _new_tool("split_vcf", "Split a VCF", "into a collection of chunks, to score them in parallel", command,
                      reference=False)
@@ -1231,6 +1236,7 @@ categories:
 {categories}
 include:
   - "*.xml"
+  - README.md
   - tool_data_table_conf.xml.sample
   - tool_data_table_conf.xml.test
   - tool-data/*.loc.sample
@@ -1244,6 +1250,65 @@ suite:
   long_description: |
     Installs every genome-plugin tool: track prediction, variant scoring, contact maps, in silico
     mutagenesis, SpliceAI scoring and the model/track listing.
+"""
+
+
+def _readme() -> str:
+    return f"""\
+# genome-plugin Galaxy tools
+
+Generated by `genome-plugin galaxy-tools --builtin-only --out galaxy/` from the plugin registry: do not edit
+by hand (a test fails when this folder differs from the generator's output). Run the generator without
+`--builtin-only` on a server with extra plugins installed and their models, scorers and formats appear in
+the tools' selects.
+
+| Tool | Command it runs | Outputs |
+|------|-----------------|---------|
+| `genome_plugin_predict` | `genome-plugin predict` | h5ad per output type; bigWig, bedGraph, TSV, PNG on request |
+| `genome_plugin_score` | `genome-plugin score` | annotated VCF, tidy table, h5ad per scorer |
+| `genome_plugin_ism` | `genome-plugin ism` | h5ad, table, sequence logos |
+| `genome_plugin_contact_map` | `genome-plugin contact-map` | .cool per track, h5ad, heatmaps (with a map model) |
+| `genome_plugin_spliceai` | `genome-plugin spliceai` | VCF with `SpliceAI=`, table, h5ad |
+| `genome_plugin_models` | `genome-plugin models` | track table of a model, or the model list |
+| `genome_plugin_split_vcf`, `genome_plugin_merge_tables` | awk | VCF chunks as a collection; one merged table/VCF |
+
+`workflows/{WORKFLOW}.ga` splits a VCF into chunks, scores each chunk as its own job (Galaxy's job
+runners put them on the cluster) and merges the tables and VCFs; `workflows/{WORKFLOW}-tests.yml` is its
+planemo test.
+
+## For Galaxy administrators
+
+**The `genome-plugin` requirement.** Every tool requires the package `genome-plugin` at the suite's
+version (`@TOOL_VERSION@` in `macros.xml`). There is no conda package yet, so conda cannot resolve it.
+Install the package into a virtual environment on the machines that run the jobs
+(`python3.11 -m venv /opt/genome-plugin && /opt/genome-plugin/bin/pip install "genome-plugin[spliceai]=={__version__}"`)
+and let Galaxy's `galaxy_packages` dependency resolver (on by default) find it: create
+`<tool_dependency_dir>/genome-plugin/{__version__}/env.sh` containing
+
+```sh
+PATH="/opt/genome-plugin/bin:$PATH"; export PATH
+```
+
+(or put that `bin/` first on the PATH of the job environment in `job_conf.yml`). What conda resolution
+still needs: a conda-forge/bioconda recipe for `genome-plugin` (its dependencies jax, flax, orbax,
+anndata, pyBigWig, cooler, pysam, pyfaidx and pyranges all have conda-forge packages) and a mulled
+container; the `spliceai` weights package is on PyPI only.
+
+**Caches shared by all jobs** (each job otherwise starts from an empty home directory): set
+`GENOME_PLUGIN_CACHE` (converted model weights, e.g. SpliceAI's) and `JAX_COMPILATION_CACHE_DIR`
+(compiled model functions) to writable shared folders in the job environment.
+
+**Data tables.** `all_fasta` (the standard table of reference genomes, with `.fai` beside each FASTA) and
+`genome_plugin_models` (model checkpoints, e.g. AlphaGenome weights converted with
+`genome-plugin convert-weights`); see `tool-data/*.loc.sample`.
+
+**Licences.** genome-plugin is Apache-2.0. {_SPLICEAI_LICENCE_NOTE}
+
+## Testing
+
+`tool_tests/run_all.sh` (repository root) starts a real Galaxy {GALAXY_RELEASE} on loopback, runs every tool
+test and the workflow test with `planemo test`, then publishes this folder to a local Tool Shed,
+installs it with ephemeris, tests the installed tools and an upgrade to a second revision.
 """
 
 
