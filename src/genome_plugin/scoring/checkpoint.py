@@ -13,12 +13,13 @@ Nothing here is pickled; parts are plain ``.npz`` arrays and JSON strings.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,23 @@ import pandas as pd
 from genome_plugin.errors import GenomePluginError
 from genome_plugin.scoring.base import ScoreResult
 
-__all__ = ["CHECKPOINT_DIR", "Checkpoint", "file_sha256"]
+__all__ = ["CHECKPOINT_DIR", "Checkpoint", "Stored", "file_sha256"]
 
 log = logging.getLogger(__name__)
 CHECKPOINT_DIR = ".genome_plugin_checkpoint"
+
+
+@dataclasses.dataclass
+class Stored:
+    """The ledger's content: per entry its window; per scorer its rows, values, each row's entry (``owner``)
+    and, aligned with ``entries``, the reason a scorer gave no result (empty when it did)."""
+
+    entries: np.ndarray
+    windows: np.ndarray
+    rows: list[pd.DataFrame]
+    values: list[np.ndarray]
+    owner: list[np.ndarray]
+    reasons: list[np.ndarray]
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -83,17 +97,22 @@ class Checkpoint:
             "windows": np.asarray(windows, dtype=str),
         }
         for k in range(len(results[0]) if results else 0):
-            rows, values, owner, reasons = [], [], [], []
+            records: list[dict[str, Any]] = []
+            values, owner, reasons = [], [], []
             for entry, per_scorer in zip(entries, results):
                 result = per_scorer[k]
                 if isinstance(result, str):
                     reasons.append(result)
                     continue
                 reasons.append("")
-                rows.append(result.rows)
-                values.append(result.values)
+                if len(result.rows.columns):
+                    records += result.rows.to_dict("records")
+                else:
+                    records += [{}] * len(result.rows)
+                if len(result.rows):
+                    values.append(result.values)
                 owner += [entry] * len(result.rows)
-            frame = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+            frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
             arrays[f"rows{k}"] = np.asarray(frame.to_json(orient="split", index=False))
             arrays[f"values{k}"] = np.concatenate(values) if values else np.zeros((0, 0), dtype=np.float32)
             arrays[f"owner{k}"] = np.asarray(owner, dtype=np.int64)
@@ -107,33 +126,34 @@ class Checkpoint:
     def _parts(self) -> list[Path]:
         return sorted(p for p in self.path.glob("part-*.npz") if ".tmp" not in p.name)
 
-    def read(self, n_scorers: int) -> Iterator[tuple[int, str, list[ScoreResult | str]]]:
-        """Every stored entry: (entry number, window, per scorer its result or error reason)."""
+    def read(self, n_tracks: Sequence[int]) -> Stored:
+        """Everything stored, for scorers with ``n_tracks`` tracks each (parts concatenated)."""
+        entries, windows = [], []
+        per_scorer: list[tuple[list, list, list, list]] = [([], [], [], []) for _ in n_tracks]
         for part in self._parts():
             with np.load(part) as data:
-                entries = [int(e) for e in data["entries"]]
-                windows = [str(w) for w in data["windows"]]
-                per_scorer: list[dict[int, ScoreResult | str]] = []
-                for k in range(n_scorers):
+                entries.append(data["entries"])
+                windows.append(data["windows"].astype(object))
+                for k, width in enumerate(n_tracks):
+                    frames, values, owner, reasons = per_scorer[k]
                     split = json.loads(str(data[f"rows{k}"]))
-                    values = data[f"values{k}"]
-                    owner = data[f"owner{k}"]
+                    rows = data[f"owner{k}"]
                     # rows without metadata columns (variant-level scorers) serialise as empty lists
-                    frame = (pd.DataFrame(split["data"], columns=split["columns"]) if split["columns"]
-                             else pd.DataFrame(index=range(len(owner))))
-                    reasons = [str(r) for r in data[f"reasons{k}"]]
-                    found: dict[int, ScoreResult | str] = {}
-                    for entry, reason in zip(entries, reasons):
-                        if reason:
-                            found[entry] = reason
-                            continue
-                        take = np.flatnonzero(owner == entry)
-                        width = values.shape[1] if values.ndim == 2 and values.size else 0
-                        found[entry] = ScoreResult(frame.iloc[take].reset_index(drop=True),
-                                                   values[take] if len(take) else np.zeros((0, width)))
-                    per_scorer.append(found)
-            for entry, window in zip(entries, windows):
-                yield entry, window, [per_scorer[k][entry] for k in range(n_scorers)]
+                    frames.append(pd.DataFrame(split["data"], columns=split["columns"]) if split["columns"]
+                                  else pd.DataFrame(index=range(len(rows))))
+                    stored = data[f"values{k}"]
+                    values.append(stored if len(rows) else np.zeros((0, width), dtype=np.float32))
+                    owner.append(rows)
+                    reasons.append(data[f"reasons{k}"].astype(object))
+        return Stored(
+            entries=np.concatenate(entries) if entries else np.zeros(0, dtype=np.int64),
+            windows=np.concatenate(windows) if windows else np.zeros(0, dtype=object),
+            rows=[pd.concat(f, ignore_index=True) if f else pd.DataFrame() for f, _, _, _ in per_scorer],
+            values=[np.concatenate(v) if v else np.zeros((0, w), dtype=np.float32)
+                    for (_, v, _, _), w in zip(per_scorer, n_tracks)],
+            owner=[np.concatenate(o) if o else np.zeros(0, dtype=np.int64) for _, _, o, _ in per_scorer],
+            reasons=[np.concatenate(r) if r else np.zeros(0, dtype=object) for _, _, _, r in per_scorer],
+        )
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)

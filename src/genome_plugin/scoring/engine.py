@@ -483,12 +483,7 @@ def _background(predictor: Any, plan: _Plan, reference: Reference, vcf: Path, *,
 
 def _write(plan: _Plan, entries: list[Entry], ledger: Checkpoint, *, out_dir: Path, vcf: Path, model: SequenceModel,
            reference: Reference, background: list[np.ndarray] | None, top_n: int, uns: dict[str, Any]) -> ScoreRun:
-    per_scorer: list[dict[int, ScoreResult | str]] = [{} for _ in plan.scorers]
-    windows: dict[int, str] = {}
-    for entry, window, results in ledger.read(len(plan.scorers)):
-        windows[entry] = window
-        for k, result in enumerate(results):
-            per_scorer[k][entry] = result
+    stored = ledger.read([len(plan.tracks[s.output_type]) for s in plan.scorers])
     extra_columns = [c for c in TSV_TRACK_COLUMNS if any(c in t.df.columns for t in plan.tracks.values())]
     tsv = out_dir / "scores.tsv"
     columns = [*TSV_HEAD, *(TSV_TRACK_COLUMNS[c] for c in extra_columns), "raw_score",
@@ -500,7 +495,7 @@ def _write(plan: _Plan, entries: list[Entry], ledger: Checkpoint, *, out_dir: Pa
         handle.write("\t".join(columns) + "\n")
         for k, (scorer, resolution) in enumerate(zip(plan.scorers, plan.resolutions)):
             output = ScorerOutput.assemble(scorer, scorer.output_type, resolution, plan.tracks[scorer.output_type],
-                                           entries, windows, per_scorer[k])
+                                           entries, stored, k)
             if background is not None:
                 output.quantile = quantiles(output.values, background[k], signed=bool(getattr(scorer, "signed", True)))
             h5ad[scorer.name] = output.write_h5ad(out_dir / f"{scorer.name}.h5ad", model=model,

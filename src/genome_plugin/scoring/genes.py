@@ -36,10 +36,9 @@ def spans_to_bins(spans: list[tuple[int, int]] | np.ndarray, *, interval: Interv
 
 def gene_rows(genes: pd.DataFrame) -> pd.DataFrame:
     """The gene columns of a scorer result (SDK names; strand becomes ``gene_strand``)."""
-    if genes.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in _GENE_ROW_COLUMNS})
-    rows = genes.rename(columns={"strand": "gene_strand"})[list(_GENE_ROW_COLUMNS)]
-    return rows.astype(str).reset_index(drop=True)
+    sources = ("gene_id", "gene_name", "gene_type", "strand")
+    return pd.DataFrame({column: genes[source].to_numpy().astype(str).astype(object)
+                         for column, source in zip(_GENE_ROW_COLUMNS, sources)})
 
 
 @dataclasses.dataclass

@@ -20,10 +20,11 @@ import pandas as pd
 
 from genome_plugin.adata import provenance, write_h5ad
 from genome_plugin.genome.vcf import VcfRecord, _open_text
-from genome_plugin.scoring.base import GENE_COLUMNS, JUNCTION_COLUMNS, ScoreResult
+from genome_plugin.scoring.base import GENE_COLUMNS, JUNCTION_COLUMNS
+from genome_plugin.scoring.checkpoint import Stored
 from genome_plugin.tracks import OutputType, TrackTable
 
-__all__ = ["Entry", "ScorerOutput", "quantiles", "summarise", "tidy_frame", "write_annotated_vcf"]
+__all__ = ["Entry", "ScorerOutput", "entry_table", "quantiles", "summarise", "tidy_frame", "write_annotated_vcf"]
 
 #: Track metadata columns copied into the TSV (the SDK's names; our snake-case ``assay_title`` is its "Assay title").
 TSV_TRACK_COLUMNS = {"assay_title": "Assay title", "ontology_curie": "ontology_curie",
@@ -69,32 +70,33 @@ class ScorerOutput:
 
     @classmethod
     def assemble(cls, scorer: Any, output_type: OutputType, resolution: int, tracks: TrackTable,
-                 entries: Sequence[Entry], windows: dict[int, str], results: dict[int, ScoreResult | str]
-                 ) -> ScorerOutput:
-        """Rows for every entry: its result rows, or one NaN row with the reason it has none."""
-        n_tracks = len(tracks)
-        records: list[dict[str, Any]] = []
-        blocks: list[np.ndarray] = []
+                 entries: Sequence[Entry], stored: Stored, k: int) -> ScorerOutput:
+        """Rows for every entry in input order: scorer ``k``'s rows from the ledger, or one NaN row with a reason."""
+        n, n_tracks = len(entries), len(tracks)
+        base = entry_table(entries)
+        window = np.full(n, "", dtype=object)
+        window[stored.entries] = stored.windows
+        unscorable = np.array([bool(e.reason) for e in entries], dtype=bool)
+        reason = np.array([e.reason or "not scored" for e in entries], dtype=object)
+        reason[stored.entries] = stored.reasons[k]
+        owner = stored.owner[k]
         kind = getattr(scorer, "row_kind", "variant")
-        for entry in entries:
-            base = {**entry.obs, "scored_interval": windows.get(entry.index, "")}
-            result = results.get(entry.index, entry.reason or "not scored")
-            if isinstance(result, ScoreResult) and len(result.rows) == 0:
-                result = f"no {kind} in reach of the variant" if kind != "variant" else "scorer returned no rows"
-            if isinstance(result, str):
-                records.append({**base, "scored_interval": "" if entry.reason else base["scored_interval"],
-                                "reason": entry.reason or result})
-                blocks.append(np.full((1, n_tracks), np.nan, dtype=np.float32))
-                continue
-            if len(result.rows.columns):
-                records += [{**base, **row, "reason": ""} for row in result.rows.to_dict("records")]
-            else:
-                records += [{**base, "reason": ""}] * len(result.rows)
-            blocks.append(np.asarray(result.values, dtype=np.float32).reshape(len(result.rows), n_tracks))
-        obs = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=list(OBS_HEAD))
+        no_rows = (reason == "") & (np.bincount(owner, minlength=n)[:n] == 0)
+        reason[no_rows] = f"no {kind} in reach of the variant" if kind != "variant" else "scorer returned no rows"
+        filler = np.flatnonzero(reason != "")
+        rows = stored.rows[k].drop(columns=[c for c in base.columns if c in stored.rows[k].columns])
+        scored = pd.concat([base.iloc[owner].reset_index(drop=True), rows.reset_index(drop=True)], axis=1)
+        scored["scored_interval"] = window[owner]
+        scored["reason"] = ""
+        unfilled = base.iloc[filler].reset_index(drop=True)
+        unfilled["scored_interval"] = np.where(unscorable[filler], "", window[filler])
+        unfilled["reason"] = reason[filler]
+        order = np.argsort(np.concatenate([owner, filler]), kind="stable")
+        obs = pd.concat([scored, unfilled], ignore_index=True).iloc[order].reset_index(drop=True)
         head = [c for c in OBS_HEAD if c in obs.columns]
         obs = obs[head + [c for c in obs.columns if c not in head]]
-        values = np.concatenate(blocks) if blocks else np.zeros((0, n_tracks), dtype=np.float32)
+        values = np.concatenate([stored.values[k].astype(np.float32, copy=False),
+                                 np.full((len(filler), n_tracks), np.nan, dtype=np.float32)])[order]
         return cls(scorer, output_type, resolution, tracks, _clean_obs(obs), values)
 
     def to_anndata(self, *, model: Any, reference: str, uns: dict[str, Any]) -> ad.AnnData:
@@ -118,6 +120,11 @@ class ScorerOutput:
     def write_h5ad(self, path: Path, *, model: Any, reference: str, uns: dict[str, Any]) -> Path:
         write_h5ad(self.to_anndata(model=model, reference=reference, uns=uns), path)
         return path
+
+
+def entry_table(entries: Sequence[Entry]) -> pd.DataFrame:
+    """The variant columns of every entry, row ``i`` for entry ``i``."""
+    return pd.DataFrame([e.obs for e in entries], columns=list(OBS_HEAD[:8]))
 
 
 def _clean_obs(obs: pd.DataFrame) -> pd.DataFrame:
