@@ -143,7 +143,7 @@ def _plan(model: SequenceModel, names: Iterable[Any], *, organism: str, annotati
             if scorer.name not in from_preset:
                 raise GenomePluginError(f"scorer {scorer.name}: {reason}")
             skipped[scorer.name] = reason
-            log.info("skipped scorer %s: %s", scorer.name, reason)
+            log.debug("skipped scorer %s: %s", scorer.name, reason)
             continue
         scorers.append(scorer)
     if not scorers:
