@@ -74,6 +74,8 @@ TEST_SUBSETS = {
     "one_interval.bed": ("intervals.bed", ("PROCR",)),
 }
 TEST_GENOME = "chr20_slice"
+#: A built-in model with random weights that predicts every output type in seconds: the tests' multi-type model.
+TEST_TINY_MODEL = "alphagenome-tiny"
 _SPLICEAI_LICENCE_NOTE = (
     "The SpliceAI weights are licensed **CC BY-NC 4.0** (academic and non-commercial use; commercial use "
     "needs a licence from Illumina). They are read from the ``spliceai`` package installed beside "
@@ -138,14 +140,13 @@ def build_suite(registry: Registry) -> dict[str, str]:
         "predict": _predict_tool(registry),
         "score": _score_tool(registry),
         "ism": _ism_tool(registry),
-        # Only when a registered model predicts contact maps: a tool nothing can run or test is not shipped.
-        "contact_map": _contact_map_tool(registry) if registry.models_predicting(OutputType.CONTACT_MAPS) else None,
+        "contact_map": _contact_map_tool(registry),
         "spliceai": _spliceai_tool(),
         "models": _models_tool(registry),
         "split_vcf": _split_vcf_tool(),
         "merge_tables": _merge_tool(),
     }
-    files = {f"{name}.xml": _export(tool) for name, tool in tools.items() if tool is not None}
+    files = {f"{name}.xml": _export(tool) for name, tool in tools.items()}
     files[f"workflows/{WORKFLOW}.ga"] = _workflow()
     files[f"workflows/{WORKFLOW}-tests.yml"] = _workflow_tests()
     files["macros.xml"] = _macros()
@@ -231,9 +232,10 @@ _TRACKS_COMMAND = """\
 #end if"""
 
 
-def _new_tool(key: str, name: str, description: str, command: Sequence[str], *, reference: bool = True) -> gxt.Tool:
+def _new_tool(key: str, name: str, description: str, command: Sequence[str], *, reference: bool = True,
+              version_command: str = "genome-plugin --version") -> gxt.Tool:
     tool = gxt.Tool(name, f"{TOOL_PREFIX}{key}", "@TOOL_VERSION@+galaxy@VERSION_SUFFIX@", description,
-                    "genome-plugin", profile="@PROFILE@", version_command="genome-plugin --version",
+                    "genome-plugin", profile="@PROFILE@", version_command=version_command,
                     command_override=[textwrap.dedent(part).strip("\n") for part in command],
                     macros=["macros.xml"])
     tool.command = gxp.Command(detect_errors="exit_code")
@@ -461,6 +463,13 @@ def _predict_tool(registry: Registry) -> gxt.Tool:
                        "png_files": _Coll(1, {"predictions.splice_sites_1bp": _png_asserts()})},
               num_outputs=3),
         _Case(params={"reference": {"source": "cached", "fasta": TEST_GENOME},
+                      "model": {"source": TEST_TINY_MODEL, "output_types": "dnase"},
+                      "regions": {"source": "list", "intervals": "chr20:24000-40000"}, "formats": "tsv"},
+              outputs={"predictions": _Coll(2, {f"predictions.dnase_{res}bp": _h5ad_asserts("var/name")
+                                                for res in (1, 128)}),
+                       "tsv_files": _Coll(2, {"predictions.dnase_128bp": [("has_n_lines", {"n": "127"})]})},
+              num_outputs=2),
+        _Case(params={"reference": {"source": "cached", "fasta": TEST_GENOME},
                       "model": {"source": "spliceai"},
                       "regions": {"source": "bed", "bed": "bad_intervals.bed"}},
               failure="line 2: start 5000 >= end 5000"),
@@ -542,10 +551,11 @@ def _score_tool(registry: Registry) -> gxt.Tool:
                        "scores_h5ad": _Coll(1, {splicing: _h5ad_asserts("obs/variant_id", "obs/gene_name")})},
               num_outputs=3),
         _Case(params={"reference": {"source": "cached", "fasta": TEST_GENOME},
-                      "model": {"source": "spliceai", "scorers": splicing},
-                      "vcf": "ref_mismatch.vcf", "gtf": "genes.gtf", "sequence_length": "12288"},
+                      "model": {"source": TEST_TINY_MODEL, "scorers": "center_mask_dnase_501_diff_log2_sum"},
+                      "vcf": "ref_mismatch.vcf"},
               outputs={"scores_vcf": [("has_text", {"text": "ref_mismatch"})],
-                       "scores_tsv": [("has_text_matching", {"expression": "(?i)ref.*mismatch|does not match"})]},
+                       "scores_tsv": [("has_text", {"text": "REF G does not match the reference (A) at chr20:110775"})],
+                       "scores_h5ad": _Coll(1, {"center_mask_dnase_501_diff_log2_sum": _h5ad_asserts("obs/reason")})},
               num_outputs=3),
         _Case(params={"reference": {"source": "cached", "fasta": TEST_GENOME},
                       "model": {"source": "spliceai"}, "vcf": "malformed.vcf", "gtf": "genes.gtf"},
@@ -664,22 +674,29 @@ def _contact_map_tool(registry: Registry) -> gxt.Tool:
         outputs=["``.cool`` files, one per contact-map track (readable by cooler and HiCExplorer); with a "
                  "variant the difference map, plus ``contacts.ref.*`` and ``contacts.alt.*``.",
                  "AnnData: obs = upper-triangle pixels, var = tracks.", "Heatmap figures."],
-        example="A converted AlphaGenome checkpoint over a 1 Mb region gives one 2,048 bp resolution map per "
-                "contact-map track.",
-        limitations=["Only models that predict contact maps can be chosen; SpliceAI does not."],
+        example="``alphagenome-tiny`` (random weights) over ``chr20:24576-40960`` of the bundled chr20 slice gives "
+                "two 8 x 8 bin maps at 2,048 bp; a converted AlphaGenome checkpoint over 1 Mb gives real maps.",
+        limitations=["Only models that predict contact maps can be chosen; SpliceAI does not.",
+                     "The region must start and end on the model's contact-map grid (2,048 bp for AlphaGenome), "
+                     "as .cool bins are genome-wide."],
         models=models)
-    model = next(iter(models))
+    model = {"source": TEST_TINY_MODEL}
+    region = "chr20:24576-40960"  # on the 2,048 bp contact-map grid
+    cool = [("has_h5_keys", {"keys": "chroms/name,bins/start,pixels/bin1_id,pixels/count"})]
     tool.tests = _tests([
-        _Case(params={"reference": {"source": "cached", "fasta": TEST_GENOME}, "model": {"source": model},
-                      "interval": "chr20:24000-40000"},
-              outputs={"cool_files": _Coll(None, {}, min=1),
+        _Case(params={"reference": {"source": "cached", "fasta": TEST_GENOME}, "model": model, "interval": region},
+              outputs={"cool_files": _Coll(2, {f"contacts.contact_maps_{i}": cool for i in range(2)}),
                        "contacts_h5ad": _h5ad_asserts("obs/bin1_id", "obs/bin2_id", "uns/genome_plugin"),
-                       "plots": _Coll(None, {}, min=1)},
+                       "plots": _Coll(1, {"contacts": _png_asserts()})},
               num_outputs=3),
-        _Case(params={"reference": {"source": "history", "fasta": "chr20_slice.fa"}, "model": {"source": model},
-                      "interval": "chr20:24000-40000", "variant": "chr20:31115:C>T"},
-              outputs={"cool_files": _Coll(None, {}, min=3), "contacts_h5ad": _h5ad_asserts("obs/bin1_id")},
+        _Case(params={"reference": {"source": "history", "fasta": "chr20_slice.fa"}, "model": model,
+                      "interval": region, "variant": "chr20:31115:C>T"},
+              outputs={"cool_files": _Coll(6, {f"contacts.{m}contact_maps_0": cool for m in ("", "ref.", "alt.")}),
+                       "contacts_h5ad": _h5ad_asserts("obs/bin1_id", "layers/ref", "layers/alt")},
               num_outputs=3),
+        _Case(params={"reference": {"source": "cached", "fasta": TEST_GENOME}, "model": model,
+                      "interval": "chr20:24000-40000"},
+              failure="not on the 2048 bp genome grid"),
     ])
     return tool
 
@@ -821,7 +838,7 @@ def _split_vcf_tool() -> gxt.Tool:
             { print > out; n++; }
         ' '$vcf'"""]
     tool = _new_tool("split_vcf", "Split a VCF", "into a collection of chunks, to score them in parallel", command,
-                     reference=False)
+                     reference=False, version_command=_AWK_VERSION)
     tool.requirements = _awk_requirement()
     tool.inputs.append(gxp.DataParam("vcf", format="vcf", label="Variants (VCF)"))
     tool.inputs.append(gxp.IntegerParam("records", value=1000, min=1, label="Records per chunk"))
@@ -858,7 +875,7 @@ def _merge_tool() -> gxt.Tool:
         #end for
         > '$merged'"""]
     tool = _new_tool("merge_tables", "Merge chunked results", "(tables or VCFs) into one, keeping one header",
-                     command, reference=False)
+                     command, reference=False, version_command=_AWK_VERSION)
     tool.requirements = _awk_requirement()
     tool.inputs.append(gxp.DataParam("parts", format="tabular,vcf", multiple=True, label="Chunks, in order",
                                      help="A collection of the scoring tools' tables or VCFs"))
@@ -882,6 +899,10 @@ def _merge_tool() -> gxt.Tool:
               num_outputs=1),
     ])
     return tool
+
+
+# `-W version` is the one version option gawk, mawk and busybox awk share.
+_AWK_VERSION = "awk -W version 2>&1 | head -n 1"
 
 
 def _awk_requirement() -> gxp.Requirements:
