@@ -14,6 +14,10 @@ VENV=${GENOME_PLUGIN_TEST_VENV:-.venv-test}
 "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -c constraints/test.txt -e ".[test,spliceai]" -e tests/example_plugin
+if [ "${GENOME_PLUGIN_SKIP_GALAXY:-0}" != "1" ]; then
+    # Before pytest, so that its planemo lint / shed_lint / workflow_lint tests run rather than skip.
+    bash tool_tests/setup_venv.sh
+fi
 "$VENV/bin/python" -m pytest
 
 if [ "${GENOME_PLUGIN_SKIP_GALAXY:-0}" != "1" ]; then
