@@ -7,6 +7,7 @@ import json
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
 from flax import nnx
 
@@ -209,3 +210,57 @@ def test_adapter_contract_and_selection(tiny_model, forward):
     with pytest.raises(ValueError, match="track indices"):
         adapter.predict(x, requests={OutputType.DNASE: np.array([99])})
     assert adapter.card()["preset"] == "tiny"
+
+
+@pytest.fixture(scope="module")
+def every_site_adapter():
+    """The tiny preset with a splice-site threshold of 0, so that every class has its top-k sites selected
+    (random weights put few sites above the official 0.1)."""
+    import dataclasses
+
+    from genome_plugin.model.adapter import AlphaGenomeModel
+
+    config = dataclasses.replace(TINY, heads=dataclasses.replace(TINY.heads, splice_site_threshold=0.0))
+    return AlphaGenomeModel(init_on_host(config, seed=1), input_lengths=None)
+
+
+def test_junctions_table_and_counts_at_ref_sites(every_site_adapter):
+    adapter = every_site_adapter
+    k = TINY.heads.num_splice_sites
+    ref = np.asarray(_onehot(1, 4096, seed=7))[0]
+    alt = ref.copy()
+    alt[2000:2010] = alt[2000:2010][:, [1, 2, 3, 0]]  # a 10 bp MNV
+    table, ref_counts, alt_counts = adapter.junctions(ref, alt)
+    tracks = adapter.tracks(OutputType.SPLICE_JUNCTIONS).df
+    assert ref_counts.shape == alt_counts.shape == (len(table), len(tracks))
+    counts, sites = adapter.predict_junctions(ref[None])
+    counts, sites = counts[0], sites[0]
+    # every ordered donor->acceptor pair of each strand is one junction
+    plus = [(d, a) for d in sites[0] for a in sites[1] if 0 <= d < a]
+    minus = [(d, a) for d in sites[2] for a in sites[3] if 0 <= a < d]
+    assert len(table) == len(plus) + len(minus) > 0
+    on_plus = table[table["strand"] == "+"]
+    assert sorted(zip(on_plus["start"], on_plus["end"])) == sorted((d, a + 1) for d, a in plus)
+    on_minus = table[table["strand"] == "-"]
+    assert sorted(zip(on_minus["start"], on_minus["end"])) == sorted((a, d + 1) for d, a in minus)
+    # REF counts are the junction head's at those sites; the other strand's tracks are 0
+    scale = 1e-5 * float(np.abs(counts).max())  # batch 2 vs batch 1 sums in another order on the CPU
+    for strand, (donor_row, acceptor_row) in (("+", (0, 1)), ("-", (2, 3))):
+        rows = np.flatnonzero(table["strand"].to_numpy() == strand)
+        on_strand = (tracks["strand"] == strand).to_numpy()
+        d_index = {int(s): i for i, s in enumerate(sites[donor_row])}
+        a_index = {int(s): i for i, s in enumerate(sites[acceptor_row])}
+        for row in rows[:5]:
+            start, end = int(table["start"].iloc[row]), int(table["end"].iloc[row])
+            d, a = (start, end - 1) if strand == "+" else (end - 1, start)
+            np.testing.assert_allclose(ref_counts[row, on_strand], counts[d_index[d], a_index[a], on_strand],
+                                       rtol=1e-5, atol=scale)
+            assert np.all(ref_counts[row, ~on_strand] == 0)
+    # ALT is read at the same (REF) sites: same table, other counts; an unchanged ALT gives REF's counts
+    assert not np.allclose(ref_counts, alt_counts)
+    same_table, same_ref, same_alt = adapter.junctions(ref, ref)
+    pd.testing.assert_frame_equal(same_table, table)
+    np.testing.assert_array_equal(same_alt, same_ref)
+    assert k == sites.shape[1]
+    with pytest.raises(ValueError, match="differ in length"):
+        adapter.junctions(ref, ref[:-1])

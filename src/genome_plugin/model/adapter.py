@@ -19,6 +19,7 @@ import pandas as pd
 from flax import nnx
 
 from genome_plugin.model.config import HEAD_SPECS, AlphaGenomeConfig
+from genome_plugin.model.heads import select_splice_sites
 from genome_plugin.model.network import AlphaGenome, init_on_host
 from genome_plugin.models import Predictions, SequenceModel
 from genome_plugin.tracks import OutputType, TrackTable
@@ -92,6 +93,7 @@ class AlphaGenomeModel(SequenceModel):
                     df.iloc[real].reset_index(drop=True), source=f"{self.name} {head} ({organism})"
                 )
         self._compiled = nnx.jit(self._forward, static_argnames=("heads", "wanted"))
+        self._compiled_junctions = nnx.jit(self._junction_forward)
 
     # ------------------------------------------------------------------------------- constructors
     @classmethod
@@ -229,3 +231,70 @@ class AlphaGenomeModel(SequenceModel):
             wanted=wanted,
         )
         return np.asarray(counts, np.float32), np.asarray(sites, np.int32)
+
+    def _junction_forward(self, model, onehot, organism_index, channels, sites=None):
+        """Junction counts of one window at ``sites`` [1, 4, K], or at the sites it selects itself when None.
+
+        REF and ALT go through separately (batch 1 each): on the CPU a batch row's sums depend on its place in the
+        batch, and an ALT equal to REF must score exactly 0.
+        """
+        heads = self.config.heads
+        with jax.default_matmul_precision(self.config.precision.matmul_precision):
+            embeddings = model.embed(onehot, organism_index)
+            if sites is None:
+                probs = model.heads["splice_sites_classification"](embeddings, organism_index)["predictions"]
+                sites = select_splice_sites(probs, k=heads.num_splice_sites, threshold=heads.splice_site_threshold)
+            counts = model.predict_junctions(embeddings["embeddings_1bp"], sites, organism_index, channels)
+        return counts["predictions"], sites
+
+    def junctions(
+        self, ref_onehot: np.ndarray, alt_onehot: np.ndarray, *, organism: str = "human"
+    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """Junctions between the splice sites the model selects on REF, with REF and ALT counts there.
+
+        The contract of :mod:`genome_plugin.scoring.junction`: ``table`` has one row per junction
+        (``start``, ``end`` as 0-based half-open offsets in the window, ``strand``) and the counts are
+        ``(junctions, tracks)`` for :meth:`tracks` of ``SPLICE_JUNCTIONS``. As in the SDK both alleles are
+        read at the sites chosen on REF (the top ``num_splice_sites`` per class above the threshold), so
+        they describe the same junctions. A junction on ``+`` joins a donor to a downstream acceptor and
+        spans ``[donor, acceptor + 1)``; on ``-`` it spans ``[acceptor, donor + 1)``. Counts of the other
+        strand's tracks are 0 for a junction (the head masks them).
+        """
+        for name, onehot in (("ref", ref_onehot), ("alt", alt_onehot)):
+            if np.ndim(onehot) != 2 or np.shape(onehot)[-1] != 4:
+                msg = f"model {self.name}: junctions() takes one-hot (length, 4) windows; {name} is {np.shape(onehot)}"
+                raise ValueError(msg)
+        if np.shape(ref_onehot) != np.shape(alt_onehot):
+            msg = f"model {self.name}: REF and ALT windows differ in length ({len(ref_onehot)} vs {len(alt_onehot)})"
+            raise ValueError(msg)
+        head = self._head(OutputType.SPLICE_JUNCTIONS)
+        if "splice_sites_classification" not in self.config.heads.names:
+            msg = f"model {self.name}: junctions need the splice_sites_classification head to choose splice sites"
+            raise ValueError(msg)
+        self.config.validate_length(np.shape(ref_onehot)[0])
+        organism_index = jnp.full((1,), self._organism(organism), jnp.int32)
+        channels = jnp.asarray(self._channels[(organism, head)], jnp.int32)
+        ref_counts, ref_sites = self._compiled_junctions(
+            self.model, jnp.asarray(ref_onehot, jnp.float32)[None], organism_index, channels
+        )
+        alt_counts, _ = self._compiled_junctions(
+            self.model, jnp.asarray(alt_onehot, jnp.float32)[None], organism_index, channels, ref_sites
+        )
+        counts = np.asarray(jax.device_get(jnp.concatenate([ref_counts, alt_counts])), np.float32)  # [2, K, K, T]
+        sites = np.asarray(jax.device_get(ref_sites[0]), np.int64)  # [4, K]: donor+, acceptor+, donor-, acceptor-
+        track_strand = self.tracks(OutputType.SPLICE_JUNCTIONS, organism).df["strand"].astype(str).to_numpy()
+        frames, ref_rows, alt_rows = [], [], []
+        for strand, (donors, acceptors) in (("+", (sites[0], sites[1])), ("-", (sites[2], sites[3]))):
+            d, a = np.nonzero((donors[:, None] >= 0) & (acceptors[None, :] >= 0)
+                              & ((donors[:, None] < acceptors[None, :]) if strand == "+"
+                                 else (acceptors[None, :] < donors[:, None])))
+            if strand == "+":
+                start, end = donors[d], acceptors[a] + 1
+            else:
+                start, end = acceptors[a], donors[d] + 1
+            keep = track_strand == strand
+            frames.append(pd.DataFrame({"start": start, "end": end, "strand": strand}))
+            ref_rows.append(np.where(keep, counts[0, d, a], 0.0))
+            alt_rows.append(np.where(keep, counts[1, d, a], 0.0))
+        table = pd.concat(frames, ignore_index=True)
+        return table, np.concatenate(ref_rows).astype(np.float32), np.concatenate(alt_rows).astype(np.float32)
