@@ -101,3 +101,25 @@ def test_example_model_predicts_real_gc_content():
     out = model.predict(one_hot(seq)[None], requests={OutputType.DNASE: np.array([0])})
     gc = out[OutputType.DNASE, 1][0, :, 0]
     assert gc.shape == (1200,) and abs(gc[300] - 1.0) < 1e-6 and abs(gc[900]) < 1e-6
+
+
+@needs_example
+def test_installed_plugins_scorer_and_model_score_a_vcf_from_the_cli(tmp_path):
+    """The example package, loaded through its entry point (not registered in-process), scores a real VCF."""
+    import pandas as pd
+
+    from genome_plugin.genome.vcf import read_vcf
+
+    data = os.path.join(os.path.dirname(__file__), os.pardir, "test-data")
+    vcf = os.path.join(data, "variants.vcf")
+    out = tmp_path / "out"
+    run = _cli("-q", "score", "--model", "example-gc", "--fasta", os.path.join(data, "chr20_slice.fa"),
+               "--vcf", vcf, "--scorer", "example_max_abs_diff", "--sequence-length", "1024", "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    tsv = pd.read_csv(out / "scores.tsv", sep="\t")
+    assert set(tsv["variant_scorer"]) == {"example_max_abs_diff"}
+    # every ALT of every record is in the table, and a GC-content model sees every SNV that changes G/C <-> A/T
+    records = [v for v in read_vcf(vcf)]
+    assert tsv["variant_id"].nunique() == len(records)
+    scores = tsv.groupby("variant_id")["raw_score"].max()
+    assert (scores > 0).any() and (scores >= 0).all()
