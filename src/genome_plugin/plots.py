@@ -149,8 +149,13 @@ def _gene_lane(ax: Any, annotation: Any, chrom: str, start: int, end: int) -> No
         count = max(int((right - left) / span * 25), 1)
         xs = np.linspace(left, right, count + 2)[1:-1]
         ax.plot(xs, [y] * len(xs), linestyle="none", marker=marker, markersize=3, color=GENE_COLOUR)
-        label_x = min(max((left + right) / 2, start + span * 0.03), end - span * 0.03)
-        ax.text(label_x, y + 0.26, f"{gene.gene_name} ({gene.strand})", ha="center", va="bottom", fontsize=7,
+        # centred over the gene, or flush with the plot edge the gene runs into (never cut off by it)
+        label_x, align = (left + right) / 2, "center"
+        if label_x < start + span * 0.06:
+            label_x, align = start + span * 0.005, "left"
+        elif label_x > end - span * 0.06:
+            label_x, align = end - span * 0.005, "right"
+        ax.text(label_x, y + 0.26, f"{gene.gene_name} ({gene.strand})", ha=align, va="bottom", fontsize=7,
                 style="italic", clip_on=True)
     ax.set_ylim(0, height + 0.1)
 
