@@ -72,32 +72,33 @@ class _Clock:
 
 
 def _naive(model, reference, vcf: Path, scorers, annotation, *, length: int, limit: int) -> int:
-    """One variant at a time: REF and ALT windows centred on it, predicted separately, scored."""
+    """One variant at a time: REF and ALT windows centred on it, predicted separately, scored.
+
+    Scoring itself is the engine's (``_score_one``, junctions from ``model.junctions`` included), so the
+    difference to the engine is only in how windows are shared and predictions batched.
+    """
+    import functools
+
     from genome_plugin.genome import Interval, read_vcf, variant_sequences
     from genome_plugin.predict import Predictor
-    from genome_plugin.scoring.align import align_alternate
-    from genome_plugin.scoring.base import ScoringContext
-    from genome_plugin.scoring.engine import _plan
+    from genome_plugin.scoring.engine import _junctions, _plan, _score_one
 
     plan = _plan(model, scorers, organism="human", annotation=annotation, track_query=None)
     predictor = Predictor(model, requests=plan.requests, batch_size=1, progress=False)
     records = [r for r in read_vcf(vcf, reference=reference, max_allele_length=100) if r.ok][:limit]
+    errors: dict[str, int] = {}
     for record in records:
         variant = record.variant
         window = Interval(variant.chrom, variant.start - length // 2, variant.start - length // 2 + length)
         ref_seq, alt_seq = variant_sequences(reference, window, variant)
         ref = {k: v[0] for k, v in predictor.predict_batch([ref_seq]).items()}
         alt = {k: v[0] for k, v in predictor.predict_batch([alt_seq]).items()}
-        for scorer, resolution in zip(plan.scorers, plan.resolutions):
-            key = (scorer.output_type, resolution)
-            alt_values = alt[key]
-            if alt_values.ndim == 2 and len(variant.ref) != len(variant.alt):
-                alt_values = align_alternate(alt_values, ref[key], variant=variant, interval=window,
-                                             resolution=resolution)
-            context = ScoringContext(variant=variant, interval=window, resolution=resolution,
-                                     tracks=plan.tracks[scorer.output_type], output_type=scorer.output_type,
-                                     annotation=annotation)
-            scorer.score(ref[key], alt_values, context=context)
+        junctions = functools.partial(_junctions, model, ref_seq, alt_seq, window=window, organism="human")
+        _score_one(plan, ref, alt, variant=variant, window=window, annotation=annotation, organism="human",
+                   errors=errors, junctions=junctions)
+    if errors:
+        msg = f"naive scoring: scorer errors {errors}"
+        raise RuntimeError(msg)
     return len(records)
 
 
