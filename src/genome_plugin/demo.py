@@ -58,7 +58,7 @@ def splice_site_topk(adata, annotation, interval: Interval) -> dict[str, tuple[i
     out: dict[str, tuple[int, int]] = {}
     for kind in ("acceptor", "donor"):
         annotated: set[tuple[int, str]] = set()
-        for transcript, group in exons.groupby("transcript_id"):
+        for _transcript, group in exons.groupby("transcript_id"):
             group = group.sort_values("start")
             strand = group["strand"].iloc[0]
             first_is_left = (kind == "acceptor") == (strand == "+")
@@ -81,8 +81,8 @@ def splice_site_topk(adata, annotation, interval: Interval) -> dict[str, tuple[i
 def run_demo(out_dir: str | os.PathLike[str], *, progress: bool = True) -> dict[str, object]:
     """Run the demo, write its outputs into ``out_dir`` and return a summary."""
     from genome_plugin.api import predict_interval
-    from genome_plugin.plugins import load_model
     from genome_plugin.plots import plot_tracks, save
+    from genome_plugin.plugins import load_model
     from genome_plugin.scoring.spliceai import score_vcf
     from genome_plugin.tracks import OutputType
     from genome_plugin.writers import write_results

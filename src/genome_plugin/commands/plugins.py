@@ -28,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
         for kind in ("models", "scorers", "writers"):
             names = plugin.get(kind) or []
             if names:
-                shown = names if args.all or len(names) <= SHOWN else [*names[:SHOWN], f"... ({len(names)} in all; --all)"]
+                shown = names
+                if not args.all and len(names) > SHOWN:
+                    shown = [*names[:SHOWN], f"... ({len(names)} in all; --all)"]
                 print(f"    {kind}: {', '.join(shown)}")
     return 0
