@@ -118,8 +118,8 @@ def test_installed_plugins_scorer_and_model_score_a_vcf_from_the_cli(tmp_path):
     assert run.returncode == 0, run.stderr
     tsv = pd.read_csv(out / "scores.tsv", sep="\t")
     assert set(tsv["variant_scorer"]) == {"example_max_abs_diff"}
-    # every ALT of every record is in the table, and a GC-content model sees every SNV that changes G/C <-> A/T
-    records = [v for v in read_vcf(vcf)]
+    # every ALT of every record is in the table; a GC-content model sees some of them change its tracks
+    records = list(read_vcf(vcf))
     assert tsv["variant_id"].nunique() == len(records)
     scores = tsv.groupby("variant_id")["raw_score"].max()
     assert (scores > 0).any() and (scores >= 0).all()

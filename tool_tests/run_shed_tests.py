@@ -109,10 +109,12 @@ def test_installed(galaxy: servers.Galaxy, tools: dict[str, str], *, galaxy_venv
     return status
 
 
-def install(galaxy: servers.Galaxy, shed: servers.ToolShed, suite: str, *, galaxy_venv: Path, work: Path,
+def install(galaxy: servers.Galaxy, shed: servers.ToolShed, suite: str, *, galaxy_venv: Path, tools_file: Path,
             log_path: Path) -> int:
-    """``shed-tools install`` of the suite repository, with its repository dependencies (every tool)."""
-    tools_file = work / "tools.yml"
+    """``shed-tools install`` of the suite repository, with its repository dependencies (every tool).
+
+    Writes the install file ``tools_file``, which ``shed-tools update`` reads again for the upgrade.
+    """
     tools_file.write_text(json.dumps({
         "install_repository_dependencies": True,
         "install_resolver_dependencies": False,
@@ -157,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
             with servers.galaxy_server(work / "galaxy", galaxy_venv=venv, packages=packages(tools, args.project_venv),
                                        data_table_conf=tools / "tool_data_table_conf.xml.test",
                                        tool_shed_url=shed.url, job_env=job_env(args.work.resolve())) as galaxy:
-                if install(galaxy, shed, config["suite"]["name"], galaxy_venv=venv, work=work, log_path=log_path):
+                tools_file = work / "tools.yml"
+                if install(galaxy, shed, config["suite"]["name"], galaxy_venv=venv, tools_file=tools_file,
+                           log_path=log_path):
                     problems.append("shed-tools install failed")
                 installed = installed_tools(galaxy, shed)
                 servers.log(f"installed from the Tool Shed: {', '.join(installed.values()) or 'nothing'}")
@@ -174,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                 # With the install file: its http:// Tool Shed URL. Without it, shed-tools update takes the
                 # shed from Galaxy's record (host:port, no scheme) and adds https://, which a local shed refuses.
                 if servers.run_logged([str(venv / "bin" / "shed-tools"), "update", "-g", galaxy.url, "-a", galaxy.key,
-                                       "-t", str(work / "tools.yml")],
+                                       "-t", str(tools_file)],
                                       log_path=log_path, env=servers.server_env(venv)):
                     problems.append("shed-tools update failed")
                 upgraded = installed_tools(galaxy, shed)
