@@ -6,10 +6,12 @@ from the FASTA and over-long alleles all come back as records with a ``reason``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import os
 import re
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,15 +61,74 @@ def _open_text(path: Path):
     return gzip.open(path, "rt") if magic == b"\x1f\x8b" else open(path)
 
 
+def _is_bgzf(head: bytes) -> bool:
+    """Whether ``head`` (the first bytes of a gzip file) starts a BGZF block (the 'BC' extra subfield)."""
+    return len(head) >= 14 and bool(head[3] & 4) and head[12:14] == b"BC"
+
+
+def _check_text(path: Path) -> int:
+    """Refuse what pysam and the VCF writers cannot read; return the number of ``#`` header lines.
+
+    Reads the whole file once: plain gzip (pysam needs bgzip), BCF (the writers copy the text), a truncated
+    or damaged compressed stream and bytes that are not UTF-8 all end here as one line naming the file.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(18)
+    gzipped = head[:2] == b"\x1f\x8b"
+    if gzipped and not _is_bgzf(head):
+        raise InputError("VCF is compressed with plain gzip, not bgzip: recompress it with `bgzip` "
+                         "(or gunzip it)", path=path)
+    opener = gzip.open if gzipped else open
+    header = 0
+    in_header = True
+    line = 1
+    rest = b""
+    try:
+        with opener(path, "rb") as handle:
+            first = True
+            while True:
+                chunk = handle.read(1 << 20)
+                if first and chunk[:3] == b"BCF":
+                    raise InputError("is a BCF (binary VCF); convert it to VCF with `bcftools view -Ov`", path=path)
+                if first and not chunk.startswith(b"##fileformat=VCF"):
+                    raise InputError("not a VCF (the first line is not ##fileformat=VCFv4.x)", path=path, line=1)
+                first = False
+                data = rest + chunk
+                cut = data.rfind(b"\n") + 1 if chunk else len(data)
+                block, rest = data[:cut], data[cut:]
+                try:
+                    block.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    where = line + block.count(b"\n", 0, err.start)
+                    byte = block[err.start:err.start + 1].hex()
+                    raise InputError(f"byte 0x{byte} is not UTF-8 text (VCF is UTF-8)", path=path,
+                                     line=where) from None
+                if in_header:
+                    for text in block.splitlines():
+                        if not text.startswith(b"#"):
+                            in_header = False
+                            break
+                        header += 1
+                line += block.count(b"\n")
+                if not chunk:
+                    return header
+    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise InputError(f"compressed VCF is truncated or damaged ({err})", path=path) from err
+
+
 def vcf_header_lines(path: str | os.PathLike[str]) -> int:
     """Number of header lines (``#``) at the top of a VCF (plain or bgzipped)."""
-    count = 0
-    with _open_text(Path(path)) as handle:
-        for text in handle:
-            if not text.startswith("#"):
-                break
-            count += 1
-    return count
+    return _check_text(Path(path))
+
+
+@contextlib.contextmanager
+def _quiet_htslib():
+    """Silence htslib's own ``[E::vcf_parse]`` lines: the record is reported by us, naming file and line."""
+    previous = pysam.set_verbosity(0)
+    try:
+        yield
+    finally:
+        pysam.set_verbosity(previous)
 
 
 def _classify(alt: str) -> str:
@@ -111,24 +172,26 @@ def read_vcf(
         raise InputError("VCF file not found", path=path)
     if path.stat().st_size == 0:
         raise InputError("VCF file is empty (no header)", path=path)
-    header_lines = vcf_header_lines(path)
-    try:
-        vcf = pysam.VariantFile(str(path))
-    except (OSError, ValueError) as err:
-        raise InputError(f"not a readable VCF ({err})", path=path) from err
-    with vcf:
-        iterator = iter(vcf)
-        index = 0
-        while True:
-            line = header_lines + index + 1
-            try:
-                rec = next(iterator)
-            except StopIteration:
-                break
-            except (OSError, ValueError) as err:
-                raise InputError(f"malformed VCF record ({err})", path=path, line=line) from err
-            yield from _split(rec, index, line, reference, max_allele_length)
-            index += 1
+    header_lines = _check_text(path)
+    with _quiet_htslib():
+        try:
+            vcf = pysam.VariantFile(str(path))
+        except (OSError, ValueError) as err:
+            raise InputError(f"not a readable VCF ({err})", path=path) from err
+        with vcf:
+            iterator = iter(vcf)
+            index = 0
+            while True:
+                line = header_lines + index + 1
+                try:
+                    rec = next(iterator)
+                    split = list(_split(rec, index, line, reference, max_allele_length))
+                except StopIteration:
+                    break
+                except (OSError, ValueError) as err:
+                    raise InputError(f"malformed VCF record ({err})", path=path, line=line) from err
+                yield from split
+                index += 1
 
 
 def _split(
@@ -139,7 +202,9 @@ def _split(
     # Upper-case DNA alleles only: symbolic and breakend ALTs keep their contig names as written.
     alts = [a.upper() if _DNA.match(a.upper()) else a for a in (rec.alts or (".",))]
     shared = ""
-    if not _DNA.match(ref):
+    if pos < 1:  # VCF allows POS 0 for a telomere; there is no base to change
+        shared = f"POS {pos} is before the first base of {chrom} (positions are 1-based)"
+    elif not _DNA.match(ref):
         shared = f"REF {ref!r} is not a DNA sequence"
     elif reference is not None:
         name = reference.resolve(chrom)
