@@ -132,7 +132,8 @@ def predict_interval(
     output_types
         Output types to predict; None = all the model has.
     tracks
-        A pandas query on the track table (``'biosample_name == "lung"'``) or a list of track names.
+        A track filter (``'biosample_name == "lung"'``, see :mod:`genome_plugin.selector`) or a list of
+        track names.
     track_filters
         Column equality filters, e.g. ``{"assay_title": "DNase-seq"}``.
     organism

@@ -41,6 +41,7 @@ from genome_plugin.genome.intervals import Interval, Variant
 from genome_plugin.genome.reference import Reference
 from genome_plugin.genome.sequence import one_hot, reverse_complement
 from genome_plugin.models import Predictions, SequenceModel
+from genome_plugin.selector import UnknownColumnError, parse_selector
 from genome_plugin.tracks import OutputType, TrackTable
 
 __all__ = [
@@ -69,7 +70,7 @@ Requests = dict[OutputType, np.ndarray | None]
 NOT_BINNED = (OutputType.SPLICE_JUNCTIONS,)
 ModelLike = SequenceModel | str
 ReferenceLike = Reference | str | os.PathLike[str]
-#: A pandas query on the track table (str) or a list of track names.
+#: A track filter (str, :mod:`genome_plugin.selector`) or a list of track names.
 TrackFilter = str | Sequence[str] | None
 
 
@@ -123,8 +124,8 @@ def select_tracks(
     organism
         Organism whose track tables are used.
     query
-        A pandas query over the track table, e.g. ``'assay_title == "DNase-seq"'`` or
-        ``'biosample_name.str.contains("lung")'``.
+        A track filter (:mod:`genome_plugin.selector`; parsed, never evaluated), e.g.
+        ``'assay_title == "DNase-seq"'`` or ``'biosample_name contains "lung"'``.
     names
         Track names to keep (both strands of a stranded track).
     **column_equals
@@ -137,6 +138,8 @@ def select_tracks(
 
     Raises
     ------
+    SelectorSyntaxError
+        For a track filter outside the grammar (before any table is read).
     ValueError
         For an output type the model does not predict, or when the filters match no track at all.
     """
@@ -155,13 +158,14 @@ def select_tracks(
         return dict.fromkeys(wanted)
     if names:
         column_equals = {**column_equals, "name": list(names)}
+    selector = parse_selector(query) if query else None
     requests: Requests = {}
     errors: list[str] = []
     for output_type in wanted:
         table = model.tracks(output_type, organism)
         try:
-            _, indices = table.select(query, **column_equals)
-        except ValueError as err:  # a column this type's table lacks: no match for this type
+            _, indices = table.select(selector, **column_equals)
+        except UnknownColumnError as err:  # a column this type's table lacks: no match for this type
             errors.append(f"{output_type.value}: {err}")
             continue
         if len(indices):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from genome_plugin.selector import Selector, UnknownColumnError, parse_selector, snake_case
 
 __all__ = ["OutputType", "TrackTable", "STRANDS"]
 
@@ -75,22 +76,18 @@ _RESOLUTIONS: dict[OutputType, tuple[int, ...]] = {
 }
 
 
-def _snake(column: str) -> str:
-    return re.sub(r"[^0-9a-zA-Z]+", "_", column.strip()).strip("_").lower()
-
-
 class TrackTable:
     """Validated track metadata: one row per track, unique ``(name, strand)``; becomes ``adata.var``.
 
-    Column names are normalised to snake case (``"Assay title"`` -> ``assay_title``) so that queries
-    read the same for every model. ``name`` and ``strand`` (one of ``+ - .``) are required.
+    Column names are normalised to snake case (``"Assay title"`` -> ``assay_title``) so that track
+    filters read the same for every model. ``name`` and ``strand`` (one of ``+ - .``) are required.
     """
 
     REQUIRED = ("name", "strand")
 
     def __init__(self, df: pd.DataFrame | Iterable[dict[str, Any]], *, source: str = "track table") -> None:
         frame = pd.DataFrame(df).copy()
-        frame.columns = [_snake(str(c)) for c in frame.columns]
+        frame.columns = [snake_case(str(c)) for c in frame.columns]
         missing = [c for c in self.REQUIRED if c not in frame.columns]
         if missing:
             msg = f"{source}: missing required column(s) {', '.join(missing)}"
@@ -136,33 +133,35 @@ class TrackTable:
         """The tracks at ``indices``, in that order."""
         return TrackTable(self._df.iloc[np.asarray(indices, dtype=int)].reset_index(drop=True))
 
-    def select(self, query: str | None = None, **column_equals: Any) -> tuple[TrackTable, np.ndarray]:
-        """Select tracks by a pandas query string and/or column equality.
+    def select(self, query: str | Selector | None = None, **column_equals: Any) -> tuple[TrackTable, np.ndarray]:
+        """Select tracks by a track filter (:mod:`genome_plugin.selector`) and/or column equality.
 
         ``table.select(assay_title="DNase-seq")``, ``table.select(ontology_curie="UBERON:0002048")``,
-        ``table.select('biosample_name.str.contains("lung")')``. A list value matches any of its items.
+        ``table.select('biosample_name contains "lung" and strand != "-"')``. A list value matches any of
+        its items. The filter is parsed, never evaluated as Python.
 
         Returns
         -------
         The selected table and the indices of its rows in this table.
+
+        Raises
+        ------
+        SelectorSyntaxError
+            For a filter outside the grammar.
+        UnknownColumnError
+            For a column this table lacks (the message lists the columns).
         """
         mask = np.ones(len(self._df), dtype=bool)
         for column, value in column_equals.items():
-            key = _snake(column)
+            key = snake_case(column)
             if key not in self._df.columns:
                 msg = f"no track column {column!r}; columns are {', '.join(self._df.columns)}"
-                raise ValueError(msg)
+                raise UnknownColumnError(msg)
             values = value if isinstance(value, list | tuple | set) else [value]
             mask &= self._df[key].isin(values).to_numpy()
         if query:
-            try:
-                hit = self._df.reset_index(drop=True).query(query, engine="python").index.to_numpy()
-            except Exception as err:  # pandas raises many types for a bad expression
-                msg = f"bad track query {query!r}: {err}; columns are {', '.join(self._df.columns)}"
-                raise ValueError(msg) from err
-            qmask = np.zeros(len(self._df), dtype=bool)
-            qmask[hit] = True
-            mask &= qmask
+            selector = query if isinstance(query, Selector) else parse_selector(query)
+            mask &= selector.mask(self._df.reset_index(drop=True))
         indices = np.flatnonzero(mask)
         return self.subset(indices), indices
 

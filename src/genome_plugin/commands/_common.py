@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["add_model_arguments", "load_model_from_args"]
+__all__ = ["add_model_arguments", "add_tracks_argument", "load_model_from_args"]
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str | None = "spliceai") -> None:
@@ -15,6 +15,15 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str |
     parser.add_argument("--checkpoint", metavar="DIR",
                         help="checkpoint directory for models whose weights you supply (e.g. converted AlphaGenome)")
     parser.add_argument("--organism", default="human", help="organism whose heads and tracks are used")
+
+
+def add_tracks_argument(parser: argparse.ArgumentParser, *, what: str = "tracks") -> None:
+    """``--tracks FILTER``: the track filter language of :mod:`genome_plugin.selector` (parsed, never evaluated)."""
+    parser.add_argument("--tracks", metavar="FILTER",
+                        help=f"keep only {what} matching this filter on the track table: column == \"text\", "
+                             "!=, in [\"a\", \"b\"], not in, contains \"text\", matches \"regex\", joined by and, "
+                             "or, not and parentheses; e.g. 'biosample_name == \"liver\" and strand != \"-\"' "
+                             "(columns: `genome-plugin models --tracks MODEL`)")
 
 
 def load_model_from_args(args: argparse.Namespace) -> Any:

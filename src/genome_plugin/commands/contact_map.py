@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from genome_plugin.commands._common import add_model_arguments, load_model_from_args
+from genome_plugin.commands._common import add_model_arguments, add_tracks_argument, load_model_from_args
 from genome_plugin.commands.predict import add_output_arguments, formats
 
 NAME = "contact-map"
@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="region of the map (0-based, end exclusive); predicted in a model window around it")
     parser.add_argument("--variant", metavar="CHR:POS:REF>ALT",
                         help="variant inside the window (1-based position): REF, ALT and ALT - REF maps")
-    parser.add_argument("--tracks", metavar="QUERY", help="keep only contact-map tracks matching this pandas query")
+    add_tracks_argument(parser, what="contact-map tracks")
     parser.add_argument("--rc-average", action="store_true",
                         help="average the forward and the reverse-complement prediction")
     add_output_arguments(parser, default_formats="cool,h5ad,png", gtf_help=None)

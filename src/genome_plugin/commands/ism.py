@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from genome_plugin.commands._common import add_model_arguments, load_model_from_args
+from genome_plugin.commands._common import add_model_arguments, add_tracks_argument, load_model_from_args
 from genome_plugin.commands.predict import add_context_argument, add_output_arguments, formats, read_annotation
 
 NAME = "ism"
@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output type for the default effect (default: the model's first 1-D type)")
     parser.add_argument("--width", type=int, metavar="BP",
                         help="window predicted around the interval in bp (default: the smallest the model accepts)")
-    parser.add_argument("--tracks", metavar="QUERY", help="keep only tracks matching this pandas query")
+    add_tracks_argument(parser)
     parser.add_argument("--rc-average", action="store_true",
                         help="average the forward and the reverse-complement prediction")
     parser.add_argument("--batch-size", type=int, default=4, metavar="N", help="sequences per model call")

@@ -15,7 +15,7 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-from genome_plugin.commands._common import add_model_arguments, load_model_from_args
+from genome_plugin.commands._common import add_model_arguments, add_tracks_argument, load_model_from_args
 
 NAME = "predict"
 HELP = "predict genome tracks over intervals (h5ad, bigWig, bedGraph, TSV, PNG, .cool)"
@@ -46,9 +46,7 @@ def add_track_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-type", action="append", metavar="T",
                         help=f"output type to predict, repeatable or comma-separated "
                              f"({', '.join(t.value for t in OutputType)}; default: all the model predicts)")
-    parser.add_argument("--tracks", metavar="QUERY",
-                        help="keep only tracks matching this pandas query on the track table, e.g. "
-                             "'biosample_name == \"liver\"' (see `genome-plugin models --tracks MODEL`)")
+    add_tracks_argument(parser)
     parser.add_argument("--rc-average", action="store_true",
                         help="average the forward and the reverse-complement prediction")
     parser.add_argument("--batch-size", type=int, default=4, metavar="N", help="sequences per model call")

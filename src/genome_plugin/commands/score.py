@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from genome_plugin.commands._common import add_model_arguments, load_model_from_args
+from genome_plugin.commands._common import add_model_arguments, add_tracks_argument, load_model_from_args
 
 NAME = "score"
 HELP = "score the variants of a VCF (annotated VCF, tidy TSV and one h5ad per scorer)"
@@ -37,8 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue a killed run from its checkpoint in --out")
     parser.add_argument("--background-vcf", metavar="VCF",
                         help="variants whose scores give the background for quantile scores")
-    parser.add_argument("--tracks", metavar="QUERY",
-                        help='keep only tracks matching this pandas query, e.g. \'biosample_name == "liver"\'')
+    add_tracks_argument(parser)
     parser.add_argument("--sequence-length", type=int, metavar="BP",
                         help="model input window; unset, the longest the model accepts, else 131072")
     parser.add_argument("--window-stride", type=int, metavar="BP",
