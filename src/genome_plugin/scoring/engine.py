@@ -43,17 +43,15 @@ from genome_plugin.scoring.align import align_alternate
 from genome_plugin.scoring.base import ScoreResult, ScoringContext
 from genome_plugin.scoring.catalogue import resolve_scorers
 from genome_plugin.scoring.checkpoint import Checkpoint, file_sha256
-from genome_plugin.scoring.genes import GeneIndex
 from genome_plugin.scoring.outputs import (
     FLOAT_FORMAT,
+    TSV_HEAD,
     TSV_TRACK_COLUMNS,
     Entry,
     ScorerOutput,
     quantiles,
-    scored_interval,
     summarise,
     tidy_frame,
-    tsv_columns,
     write_annotated_vcf,
 )
 from genome_plugin.selector import parse_selector
@@ -205,17 +203,9 @@ def _window(variant: Variant, *, length: int, stride: int) -> Interval:
 
 
 def _junctions(model: SequenceModel, ref_sequence: str, alt_sequence: str, *, window: Interval,
-               organism: str, variant: Variant, annotation: Annotation | None) -> tuple[dict, dict, dict[str, Any]]:
-    """REF and ALT junction counts from ``model.junctions`` with the junction table in genome coordinates.
-
-    As in the SDK, splice sites may only be chosen in the bodies of the genes overlapping the variant, and
-    the annotation's own splice sites there are always included.
-    """
-    site_mask = annotated = None
-    if annotation is not None:
-        site_mask, annotated = GeneIndex.of(annotation).splice_site_masks(variant, window)
-    table, ref_counts, alt_counts = model.junctions(one_hot(ref_sequence), one_hot(alt_sequence), organism=organism,
-                                                    site_mask=site_mask, annotated_sites=annotated)
+               organism: str) -> tuple[dict, dict, dict[str, Any]]:
+    """REF and ALT junction counts from ``model.junctions`` with the junction table in genome coordinates."""
+    table, ref_counts, alt_counts = model.junctions(one_hot(ref_sequence), one_hot(alt_sequence), organism=organism)
     table = table.assign(start=table["start"] + window.start, end=table["end"] + window.start)
     key = (OutputType.SPLICE_JUNCTIONS, 1)
     return {key: np.asarray(ref_counts)}, {key: np.asarray(alt_counts)}, {"junctions": table.reset_index(drop=True)}
@@ -447,8 +437,7 @@ def _run(predictor: Any, plan: _Plan, reference: Reference, todo: list[Entry], *
                     continue
                 window = Interval(key[0], key[1], key[1] + length)
                 junctions = functools.partial(_junctions, predictor.model, ref_sequences[key], sequences[row],
-                                              window=window, organism=organism, variant=entry.record.variant,
-                                              annotation=annotation)
+                                              window=window, organism=organism)
                 results = _score_one(plan, ref_predictions[key], values, variant=entry.record.variant,
                                      window=window, annotation=annotation, organism=organism, errors=errors,
                                      junctions=junctions)
@@ -459,7 +448,7 @@ def _run(predictor: Any, plan: _Plan, reference: Reference, todo: list[Entry], *
                     collect.append(results)
                 else:
                     buffer[0].append(entry.index)
-                    buffer[1].append(scored_interval(window, reference.length(window.chrom)))
+                    buffer[1].append(str(window))
                     buffer[2].append(results)
                     if len(buffer[0]) >= checkpoint_every:
                         ledger.write(*buffer)
@@ -500,7 +489,8 @@ def _write(plan: _Plan, entries: list[Entry], ledger: Checkpoint, *, out_dir: Pa
     stored = ledger.read([len(plan.tracks[s.output_type]) for s in plan.scorers])
     extra_columns = [c for c in TSV_TRACK_COLUMNS if any(c in t.df.columns for t in plan.tracks.values())]
     tsv = out_dir / "scores.tsv"
-    columns = tsv_columns(extra_columns, with_quantile=background is not None)
+    columns = [*TSV_HEAD, *(TSV_TRACK_COLUMNS[c] for c in extra_columns), "raw_score",
+               *(["quantile_score"] if background is not None else []), "reason", "vcf_id", "vcf_record"]
     h5ad: dict[str, Path] = {}
     summaries: dict[str, dict] = {}
     descriptions: dict[str, str] = {}
