@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import anndata as ad
@@ -43,7 +42,6 @@ class ToyModel(SequenceModel):
     name = "toy-scoring"
     version = "1"
     organisms = ("human",)
-    delay = 0.0  # seconds per model call, to give a kill-and-resume test time to kill
 
     _TRACKS = {
         OutputType.DNASE: [("gc", "."), ("a", "+"), ("a", "-")],
@@ -68,8 +66,6 @@ class ToyModel(SequenceModel):
         return -(-length // 2048) * 2048
 
     def predict(self, onehot, *, organism="human", requests=None):
-        if self.delay:
-            time.sleep(self.delay)
         x = np.asarray(onehot, dtype=np.float64)
         kernel = np.ones(33) / 33
         smooth = np.apply_along_axis(lambda v: np.convolve(v, kernel, mode="same"), 1, x)  # (B, S, 4)
@@ -291,13 +287,27 @@ def test_resume_refuses_other_settings(tmp_path, model):
         Checkpoint(tmp_path, {"a": 2}, resume=True)
 
 
+# The run kills itself with SIGKILL right after its KILL_AFTER-th checkpoint part is on disk: a real kill (no
+# finally blocks, no flushing) at a known point, so the test does not depend on timing.
+KILL_AFTER = 3
 KILL_SCRIPT = """
-import importlib.util, sys
+import importlib.util, os, signal, sys
 spec = importlib.util.spec_from_file_location("engine_tests", {test_file!r})
 tests = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(tests)
-tests.ToyModel.delay = {delay}
+from genome_plugin.scoring import checkpoint
 from genome_plugin.scoring.engine import score_variants
+
+write = checkpoint.Checkpoint.write
+written = []
+
+def write_then_die(self, *args, **kwargs):
+    write(self, *args, **kwargs)
+    written.append(1)
+    if len(written) == {kill_after}:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+checkpoint.Checkpoint.write = write_then_die
 score_variants(tests.ToyModel(), tests.FASTA, {vcf!r}, scorers=tests.SCORERS, annotation=tests.GTF,
                out_dir={out!r}, sequence_length=tests.LENGTH, batch_size=2, checkpoint_every=3, window_stride=1,
                resume={resume}, progress=False)
@@ -313,20 +323,17 @@ def test_killed_run_resumes_without_loss_or_double_scoring(tmp_path, model, anno
     small = tmp_path / "sixty.vcf"
     small.write_text("\n".join(header + body) + "\n")
     out = tmp_path / "killed"
-    script = KILL_SCRIPT.format(test_file=__file__, delay=0.05, vcf=str(small), out=str(out), resume=False)
+    script = KILL_SCRIPT.format(test_file=__file__, kill_after=KILL_AFTER, vcf=str(small), out=str(out), resume=False)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    process = subprocess.Popen([sys.executable, "-c", script], env=env, start_new_session=True)
-    checkpoint = out / ".genome_plugin_checkpoint"
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(checkpoint.glob("part-*.npz"))) < 3:
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    parts = sorted(checkpoint.glob("part-*.npz"))
-    assert len(parts) >= 3, "the run did not get far enough to be killed mid-way"
+    killed = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600,
+                            check=False)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    parts = sorted((out / ".genome_plugin_checkpoint").glob("part-*.npz"))
+    assert len(parts) == KILL_AFTER
     assert not (out / "scores.tsv").exists()
     stored = [int(e) for part in parts for e in np.load(part)["entries"]]
-    assert len(stored) == len(set(stored)) < 60
+    # checkpoint_every=3: exactly the first nine variants were stored, each once
+    assert len(stored) == len(set(stored)) == 3 * KILL_AFTER
     records = list(read_vcf(small))
     todo = [r for i, r in enumerate(records) if i not in set(stored)]
     sequences = []
