@@ -212,31 +212,100 @@ def test_contact_map_mean_abs_diff_of_the_variant_row():
 
 
 # ------------------------------------------------------------------------------------------ junctions
-def test_splice_junction_picks_the_top_junction_per_track(annotation):
-    tracks = TrackTable([{"name": "liver", "strand": "."}, {"name": "brain", "strand": "."}])
-    junctions = pd.DataFrame({
-        "start": [1012, 1013, 1015, 1005],
-        "end": [1031, 1032, 1035, 1031],
-        "strand": ["+", "+", "-", "+"],
-    })  # 0: in G1 (+), 1: in G1, 2: wrong strand for G1, 3: starts before G1's body
-    ref = np.ones((4, 2), dtype=np.float32)
+DENSE_GTF = """\
+c2\tt\tgene\t101\t600\t.\t+\t.\tgene_id "PA"; gene_name "PA"; gene_type "protein_coding";
+c2\tt\texon\t101\t600\t.\t+\t.\tgene_id "PA"; transcript_id "PA.1"; gene_name "PA"; gene_type "protein_coding";
+c2\tt\tgene\t151\t700\t.\t-\t.\tgene_id "PB"; gene_name "PB"; gene_type "protein_coding";
+c2\tt\texon\t151\t700\t.\t-\t.\tgene_id "PB"; transcript_id "PB.1"; gene_name "PB"; gene_type "protein_coding";
+c2\tt\tgene\t121\t500\t.\t+\t.\tgene_id "NC"; gene_name "NC"; gene_type "lncRNA";
+c2\tt\texon\t121\t500\t.\t+\t.\tgene_id "NC"; transcript_id "NC.1"; gene_name "NC"; gene_type "lncRNA";
+c2\tt\tgene\t801\t900\t.\t+\t.\tgene_id "PD"; gene_name "PD"; gene_type "protein_coding";
+c2\tt\texon\t801\t900\t.\t+\t.\tgene_id "PD"; transcript_id "PD.1"; gene_name "PD"; gene_type "protein_coding";
+"""
+# 0-based bodies: PA [100, 600) +, PB [150, 700) -, NC [120, 500) + (lncRNA: the SDK's junction scorer drops it),
+# PD [800, 900) + (does not overlap the variant).
+JUNCTION_TRACKS = TrackTable([{"name": "liver", "strand": "+"}, {"name": "brain", "strand": "+"},
+                              {"name": "liver", "strand": "-"}, {"name": "brain", "strand": "-"}])
+
+
+def _dense_junctions():
+    # Sites (0-based; donor = last exon base, acceptor = first exon base):
+    #   + donors 49, 199, 349; + acceptors 300, 450; - donors 400, 520; - acceptors 250, 380.
+    # SDK coordinates: + start = donor + 1, end = acceptor; - start = acceptor + 1, end = donor; start < end only.
+    rows = [
+        (200, 300, "+", 1, 0),  # 0: donor 199 -> acceptor 300, in PA
+        (200, 450, "+", 1, 1),  # 1: donor 199 -> acceptor 450
+        (350, 450, "+", 2, 1),  # 2: donor 349 -> acceptor 450 (349 -> 300 has start 350 > end 300: no junction)
+        (251, 400, "-", 0, 0),  # 3: donor 400 -> acceptor 250, in PB
+        (381, 400, "-", 0, 1),  # 4: donor 400 -> acceptor 380
+        (251, 520, "-", 1, 0),  # 5: donor 520 -> acceptor 250
+        (381, 520, "-", 1, 1),  # 6: donor 520 -> acceptor 380
+        (50, 300, "+", 0, 0),  # 7: donor 49: start 50 is not > PA's start 100
+        (210, 300, "+", 300, 0),  # 8: a donor ranked 300 in its class: past the SDK's 256 sites
+    ]
+    return pd.DataFrame(rows, columns=["start", "end", "strand", "donor_rank", "acceptor_rank"])
+
+
+def test_splice_junction_sdk_rows_on_a_dense_window_with_both_strands(tmp_path):
+    path = tmp_path / "dense.gtf"
+    path.write_text(DENSE_GTF)
+    annotation = read_gtf(path)
+    e = math.exp
+    # counts as the junction head gives them: 0 in the other strand's tracks
+    ref = np.array([[1, 1, 0, 0]] * 3 + [[0, 0, 1, 1]] * 4 + [[1, 1, 0, 0]] * 2, dtype=np.float64)
     alt = ref.copy()
-    alt[0] = [math.exp(2), 1]  # liver: junction 0 changes by ln = 2
-    alt[1] = [1, math.exp(-1)]  # brain: junction 1 changes by |ln| = 1
-    alt[2] = [math.exp(5), math.exp(5)]  # would win, but is on the wrong strand
-    alt[3] = [math.exp(4), 1]  # would win, but is not inside G1's body
-    variant = Variant("c1", 1016, "A", "G")  # overlaps G1 and G3
-    ctx = context(Interval("c1", 1000, 1100), variant, 1, tracks=tracks, output_type=OutputType.SPLICE_JUNCTIONS,
-                  annotation=annotation, junctions=junctions)
+    alt[1, :2] = [e(2), e(0.5)]  # |ln| = 2 (liver+), 0.5 (brain+)
+    alt[2, :2] = [e(-1), e(3)]  # 1, 3
+    alt[4, 2:] = [1, e(4)]  # 0, 4 (brain-)
+    alt[5, 2:] = [e(5), 1]  # 5 (liver-), 0
+    alt[6, 2:] = [e(2), e(2)]  # 2, 2
+    alt[3, 2:] = [e(1), e(1)]  # 1, 1
+    alt[7, :2] = [e(9), e(9)]  # would win, but is not strictly inside PA
+    alt[8, :2] = [e(8), e(8)]  # would win, but its donor is past the first 256 sites
+    variant = Variant("c2", 301, "A", "G")  # 0-based 300: overlaps PA, PB and NC
+    ctx = context(Interval("c2", 0, 1024), variant, 1, tracks=JUNCTION_TRACKS,
+                  output_type=OutputType.SPLICE_JUNCTIONS, annotation=annotation, junctions=_dense_junctions())
+    result = SpliceJunction().score(ref.astype(np.float32), alt.astype(np.float32), context=ctx)
+    # PA (+): liver+ picks junction 1 (2 > 1 > 0), brain+ junction 2 (3). Junction 0 never wins a + track; the old
+    # argmax over the all-zero - tracks reported it. PB (-): liver- picks junction 5 (5) first, brain- junction 4 (4),
+    # in that order (the order the tracks pick them, as the SDK). NC (lncRNA) and PD (not at the variant): no rows.
+    assert list(result.rows["gene_id"]) == ["PA", "PA", "PB", "PB"]
+    assert list(result.rows["gene_strand"]) == ["+", "+", "-", "-"]
+    assert list(result.rows["junction_Start"]) == [200, 350, 251, 381]
+    assert list(result.rows["junction_End"]) == [450, 450, 520, 400]
+    nan = np.nan
+    expected = [[2, 0.5, nan, nan], [1, 3, nan, nan], [nan, nan, 5, 0], [nan, nan, 0, 4]]
+    np.testing.assert_allclose(result.values, expected, atol=1e-5)
+
+
+def test_splice_junction_scores_a_junction_only_alt_has(tmp_path):
+    # A site chosen only because ALT predicts it: REF's count there is tiny, ALT's large; the scorer sees both.
+    path = tmp_path / "dense.gtf"
+    path.write_text(DENSE_GTF)
+    junctions = pd.DataFrame({"start": [200], "end": [300], "strand": ["+"]})
+    ref = np.array([[1e-7, 0.0, 0.0, 0.0]], dtype=np.float32)  # brain+: REF and ALT both 0
+    alt = np.array([[3.0, 0.0, 0.0, 0.0]], dtype=np.float32)
+    ctx = context(Interval("c2", 0, 1024), Variant("c2", 301, "A", "G"), 1, tracks=JUNCTION_TRACKS,
+                  output_type=OutputType.SPLICE_JUNCTIONS, annotation=read_gtf(path), junctions=junctions)
     result = SpliceJunction().score(ref, alt, context=ctx)
-    g1 = result.rows["gene_id"] == "G1"
-    assert list(result.rows.loc[g1, "junction_Start"]) == [1012, 1013]
-    assert list(result.rows.loc[g1, "junction_End"]) == [1031, 1032]
-    np.testing.assert_allclose(result.values[g1.to_numpy()], [[2, 0], [0, 1]], atol=1e-5)
-    # G3 (+, body [900, 1070)) contains junctions 0, 1 and 3: liver's top is junction 3, brain's junction 1
-    g3 = result.rows["gene_id"] == "G3"
-    assert list(result.rows.loc[g3, "junction_Start"]) == [1013, 1005]
-    np.testing.assert_allclose(result.values[g3.to_numpy()], [[0, 1], [4, 0]], atol=1e-5)
+    assert list(result.rows["gene_id"]) == ["PA"]
+    # |ln(3 + 1e-7) - ln(1e-7 + 1e-7)| = ln 3 - ln 2e-7; brain+: |ln 1e-7 - ln 1e-7| = 0
+    np.testing.assert_allclose(result.values, [[math.log(3) - math.log(2e-7), 0, np.nan, np.nan]], rtol=1e-5)
+
+
+def test_splice_junction_keeps_every_gene_of_an_untyped_annotation(tmp_path):
+    path = tmp_path / "untyped.gtf"
+    path.write_text(DENSE_GTF.replace('gene_type "protein_coding"', 'gene_type "unknown"')
+                    .replace('gene_type "lncRNA"', 'gene_type "unknown"'))
+    junctions = pd.DataFrame({"start": [200], "end": [300], "strand": ["+"]})
+    ref = np.ones((1, 4), dtype=np.float32)
+    alt = np.array([[math.e, 1, 1, 1]], dtype=np.float32)
+    ctx = context(Interval("c2", 0, 1024), Variant("c2", 301, "A", "G"), 1, tracks=JUNCTION_TRACKS,
+                  output_type=OutputType.SPLICE_JUNCTIONS, annotation=read_gtf(path), junctions=junctions)
+    result = SpliceJunction().score(ref, alt, context=ctx)
+    # without gene types nothing can be filtered: PA and NC (both + and holding [200, 300)) each report it
+    assert list(result.rows["gene_id"]) == ["PA", "NC"]
+    np.testing.assert_allclose(result.values, [[1, 0, np.nan, np.nan]] * 2, atol=1e-6)
 
 
 # ------------------------------------------------------------------------------------- polyadenylation
@@ -271,9 +340,39 @@ def test_polyadenylation_uses_400bp_upstream_of_each_site(tmp_path, annotation):
     result = Polyadenylation(sites).score(ref, alt, context=context(interval, variant, 1, annotation=annotation))
     assert list(result.rows["gene_id"]) == ["G2"]
     assert result.rows["num_pas"].tolist() == [2]
-    assert result.rows["min_pas_var_distance"].tolist() == [1100 - 1054]
+    # the SDK measures from the variant's 1-based position: |1100 - 1055| (the old 0-based value was 46)
+    assert result.rows["min_pas_var_distance"].tolist() == [1100 - 1055]
     # ratios 3 (site 1100) and 1 (site 1700): |log2 3|; the + track is NaN for a - gene
     np.testing.assert_allclose(result.values, [[np.nan, math.log2(3), math.log2(3)]], rtol=1e-6)
+
+
+def _g1_sites(*positions):
+    return pd.DataFrame({"chrom": "c1", "position": positions, "strand": "+", "gene_id": "G1"})
+
+
+@pytest.mark.parametrize(("positions", "num_pas", "distance"), [
+    # 2 of 10 sites before the start and 2 past the end: 8/10 start at or after 1000 and 8/10 end before 1100, so the
+    # SDK keeps G1 with its 6 sites inside (one combined test, 6/10 inside, would drop it). The nearest site is the
+    # variant's own base 1015 (0-based): |1015 - 1016| = 1 from the 1-based position (0 from the 0-based one).
+    ((980, 990, 1015, 1025, 1035, 1045, 1055, 1065, 1100, 1200), 6, 1),
+    # a site at the window's last base (1099) ends at 1100, not before it: 4/5 pass the end test, 4 sites count
+    ((1015, 1025, 1035, 1045, 1099), 4, 1),
+    # only the start is covered: 5/5 start after 1000 but 3/5 end before 1100 (< 80%): G1 is skipped
+    ((1015, 1025, 1035, 1100, 1200), None, None),
+])
+def test_polyadenylation_coverage_at_each_end(annotation, positions, num_pas, distance):
+    interval = Interval("c1", 1000, 1100)
+    variant = Variant("c1", 1016, "A", "G")  # 0-based 1015, in G1 and G3 (G3 has no sites here)
+    ref = np.ones((100, 3), dtype=np.float32)
+    result = Polyadenylation(_g1_sites(*positions)).score(ref, ref, context=context(interval, variant, 1,
+                                                                                    annotation=annotation))
+    if num_pas is None:
+        assert len(result.rows) == 0
+        return
+    assert list(result.rows["gene_id"]) == ["G1"]
+    assert result.rows["num_pas"].tolist() == [num_pas]
+    assert result.rows["min_pas_var_distance"].tolist() == [distance]
+    np.testing.assert_allclose(result.values, [[0.0, np.nan, 0.0]])  # ALT = REF: every ratio 1, log2 1 = 0
 
 
 def test_polyadenylation_from_the_gtf_needs_two_sites(annotation):

@@ -77,6 +77,8 @@ class GeneIndex:
                        annotation.exons.groupby("transcript_id", sort=False)}
         self._exon_cache: OrderedDict[tuple[str, int, int], tuple[pd.DataFrame, list[np.ndarray]]] = OrderedDict()
         self._polya: dict[str, pd.DataFrame] | None = None
+        # read_gtf writes "unknown" where a GTF has neither gene_type nor gene_biotype
+        self.has_gene_types = bool((annotation.genes["gene_type"].astype(str) != "unknown").any())
 
     @classmethod
     def of(cls, annotation: Annotation) -> GeneIndex:
@@ -137,6 +139,45 @@ class GeneIndex:
         while len(self._exon_cache) > 16:
             self._exon_cache.popitem(last=False)
         return result
+
+    def splice_site_masks(self, variant: Variant, interval: Interval) -> tuple[np.ndarray, np.ndarray]:
+        """Where the junction scorer may choose splice sites in ``interval``, and the annotated ones, as the SDK does.
+
+        Returns the ``(S,)`` mask of the bodies of the genes overlapping ``variant`` (every gene type) and
+        the ``(S, 4)`` annotated sites (donor+, acceptor+, donor-, acceptor-) of every transcript's introns,
+        inside that mask. An intron ``[s, e)`` has its donor at ``s - 1`` and acceptor at ``e`` on ``+``, and
+        its donor at ``e`` and acceptor at ``s - 1`` on ``-`` (donor: the last base of the exon before the
+        intron in transcription order; acceptor: the first base of the exon after it).
+        """
+        width = interval.width
+        mask = np.zeros(width, dtype=bool)
+        for start, end in self.variant_genes(variant)[["start", "end"]].to_numpy():
+            mask[max(int(start) - interval.start, 0): max(min(int(end) - interval.start, width), 0)] = True
+        sites = np.zeros((width, 4), dtype=bool)
+        c = self._chrom(interval.chrom)
+        if c is None or not mask.any():
+            return mask, sites
+        t = self.annotation.transcripts
+        chrom = c.genes["chrom"].iloc[0]
+        near = t[(t["chrom"] == chrom) & (t["start"] < interval.end) & (t["end"] > interval.start)]
+        for transcript, strand in zip(near["transcript_id"], near["strand"]):
+            exons = self._exons.get(transcript)
+            if exons is None or len(exons) < 2:
+                continue
+            exons = exons[np.argsort(exons[:, 0], kind="stable")]
+            intron_start, intron_end = exons[:-1, 1], exons[1:, 0]
+            real = intron_end > intron_start  # touching or overlapping exons leave no intron
+            intron_start, intron_end = intron_start[real], intron_end[real]
+            if strand == "+":
+                donors, acceptors, columns = intron_start - 1, intron_end, (0, 1)
+            else:
+                donors, acceptors, columns = intron_end, intron_start - 1, (2, 3)
+            for column, positions in zip(columns, (donors, acceptors)):
+                offsets = positions - interval.start
+                offsets = offsets[(offsets >= 0) & (offsets < width)]
+                sites[offsets, column] = True
+        sites &= mask[:, None]
+        return mask, sites
 
     def polya_sites(self, gene_id: str, sites: pd.DataFrame | None = None) -> pd.DataFrame:
         """PolyA sites of one gene (columns chrom, position, strand), from ``sites`` or the GTF's transcript ends."""

@@ -4,8 +4,14 @@ For each gene overlapping the variant with at least two polyA sites (PAS) in the
 coverage is summed in a 400 bp window upstream of each PAS (in the gene's direction, the PAS base
 included), giving a per-site ALT / REF coverage ratio ``r``. Over every split of the sites (in genomic
 order) into the first ``k`` and the remaining ``n - k``, the statistic is
-``|log2(mean(r[:k]) / mean(r[k:]))|``; the score is its maximum over ``k``. As in the SDK, a gene is
-skipped when fewer than 80% of its PAS lie in the window; undefined ratios (0/0, x/0) count as 0.
+``|log2(mean(r[:k]) / mean(r[k:]))|``; the score is its maximum over ``k``. Undefined ratios (0/0,
+x/0) count as 0.
+
+As in the SDK, a site is the 1 bp interval ``[position, position + 1)``; a gene is skipped unless at
+least 80% of its PAS start at or after the window's start and, separately, at least 80% end before the
+window's end (``position + 1 < end``, the SDK's strict test), and unless two or more PAS pass both; the
+``min_pas_var_distance`` column is measured from the variant's 1-based VCF position, as the SDK does
+(``|position - pos|``, ``position`` 0-based).
 """
 
 from __future__ import annotations
@@ -68,16 +74,21 @@ class Polyadenylation(Scorer):
             sites = sites[sites["strand"] == gene["strand"]]
             if sites.empty:
                 continue
-            inside = (sites["position"] >= interval.start) & (sites["position"] < interval.end)
-            if inside.mean() < MIN_PAS_IN_WINDOW or inside.sum() < 2:
+            after_start = (sites["position"] >= interval.start).to_numpy()
+            before_end = (sites["position"] + 1 < interval.end).to_numpy()
+            # the SDK checks the two ends separately: sites past both ends can together exceed 20%
+            if after_start.mean() < MIN_PAS_IN_WINDOW or before_end.mean() < MIN_PAS_IN_WINDOW:
                 continue
-            positions = np.sort(sites.loc[inside, "position"].to_numpy())
+            inside = after_start & before_end
+            if inside.sum() < 2:
+                continue
+            positions = np.sort(sites["position"].to_numpy()[inside])
             masks = np.stack([spans_to_bins([_pas_window(p, gene["strand"])], interval=interval,
                                             resolution=context.resolution)[: ref.shape[0]] for p in positions])
             masks = masks.astype(np.float64)
             values.append(pas_statistic(masks @ ref.astype(np.float64), masks @ alt.astype(np.float64)))
             kept.append(gene)
-            extra.append((len(positions), int(np.abs(positions - context.variant.start).min())))
+            extra.append((len(positions), int(np.abs(positions - context.variant.pos).min())))
         rows = gene_rows(pd.DataFrame(kept) if kept else index.annotation.genes.iloc[:0])
         rows["num_pas"] = [n for n, _ in extra]
         rows["min_pas_var_distance"] = [d for _, d in extra]
