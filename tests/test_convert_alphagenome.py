@@ -69,9 +69,8 @@ def test_parse_textproto_subset():
         parse_textproto("a { b: 1")
 
 
-def test_official_track_metadata_files():
-    if not METADATA_DIR.exists():
-        pytest.skip(f"official track metadata not found at {METADATA_DIR.resolve()}")
+def test_official_track_metadata_files(require):
+    require(METADATA_DIR.exists(), f"official track metadata not found at {METADATA_DIR.resolve()}")
     human = read_output_metadata(METADATA_DIR / "OutputMetadataResponse_ORGANISM_HOMO_SAPIENS.textproto")
     mouse = read_output_metadata(METADATA_DIR / "OutputMetadataResponse_ORGANISM_MUS_MUSCULUS.textproto")
     assert (human.organism, mouse.organism) == ("human", "mouse")
@@ -86,9 +85,8 @@ def test_official_track_metadata_files():
     assert np.all(human.track_means("atac") > 0)
 
 
-def test_leaf_map_matches_the_official_manifest():
-    if not MANIFEST.exists():
-        pytest.skip(f"AlphaGenome parity manifest not found at {MANIFEST.resolve()}")
+def test_leaf_map_matches_the_official_manifest(require):
+    require(MANIFEST.exists(), f"AlphaGenome parity manifest not found at {MANIFEST.resolve()}")
     manifest = json.loads(MANIFEST.read_text())
     official = {leaf["path"]: tuple(leaf["shape"]) for leaf in manifest["leaves"]}
     counts = {name: 3 for name in HEAD_SPECS} | {"splice_sites_classification": 5}
