@@ -7,13 +7,21 @@ Every case is a real file made in ``tmp_path`` (real gzip, real bgzip, real trun
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
+import anndata as ad
+import numpy as np
 import pysam
 import pytest
 
+from genome_plugin import cli, plugins
 from genome_plugin.errors import InputError
-from genome_plugin.genome import read_vcf
+from genome_plugin.genome import Reference, read_bed, read_gtf, read_vcf
+from genome_plugin.hookspecs import hookimpl
+from genome_plugin.models import ModelEntry, SequenceModel
+from genome_plugin.scoring.spliceai import load_gene_table
+from genome_plugin.tracks import OutputType, TrackTable
 
 TEST_DATA = Path(__file__).resolve().parents[1] / "test-data"
 VARIANTS = TEST_DATA / "variants.vcf"
@@ -108,3 +116,193 @@ def test_htslib_prints_nothing_of_its_own(tmp_path, capfd):
     with pytest.raises(InputError, match="line 8"):
         list(read_vcf(malformed))
     assert "[E::" not in capfd.readouterr().err
+
+
+# --- items 12, 14, 18: FASTA -------------------------------------------------------------------------------
+
+CHR20 = TEST_DATA / "chr20_slice.fa"
+
+
+def _real_dna(start: int, length: int) -> str:
+    with pysam.FastaFile(str(CHR20)) as fasta:
+        return fasta.fetch("chr20", start, start + length).upper()
+
+
+def _write_fasta(path: Path, records: list[tuple[str, str]]) -> Path:
+    path.write_text("".join(f">{name}\n" + "".join(seq[i:i + 60] + "\n" for i in range(0, len(seq), 60))
+                            for name, seq in records))
+    return path
+
+
+def test_duplicated_contig_name_is_refused(tmp_path):
+    path = _write_fasta(tmp_path / "dup.fa", [("chrA", _real_dna(100_000, 500)), ("chrB", _real_dna(101_000, 300)),
+                                              ("chrA", _real_dna(102_000, 400))])
+    with pytest.raises(InputError, match="'chrA' appears twice") as info:
+        Reference(path)
+    assert str(path) in _one_line(info.value)
+
+
+def test_protein_fasta_is_refused(tmp_path):
+    # human serum albumin, first 120 residues (UniProt P02768)
+    albumin = ("MKWVTFISLLFLFSSAYSRGVFRRDAHKSEVAHRFKDLGEENFKALVLIAFAQYLQQCPFEDHVKLVNEVTEFAKTCVADESAENCDKSLHTLFGD"
+               "KLCTVATLRETYGEMADCCAKQEP")
+    path = _write_fasta(tmp_path / "protein.fa", [("sp|P02768|ALBU_HUMAN", albumin)])
+    with pytest.raises(InputError, match="protein FASTA") as info:
+        Reference(path)
+    assert str(path) in _one_line(info.value)
+
+
+def test_dna_with_iupac_codes_is_still_dna(tmp_path, caplog):
+    dna = _real_dna(100_000, 200)
+    path = _write_fasta(tmp_path / "iupac.fa", [("chrA", dna[:50] + "RYKMSWBDHV" + dna[60:])])
+    assert Reference(path).fetch(chrom="chrA", start=48, end=62) == dna[48:50] + "N" * 10 + dna[60:62]
+    assert "IUPAC codes (BDHKMRSVWY)" in caplog.text
+
+
+def _edited_after_indexing(tmp_path) -> tuple[Path, str, str]:
+    first, second = _real_dna(100_000, 600), _real_dna(110_000, 600)
+    path = _write_fasta(tmp_path / "edited.fa", [("chrA", first), ("chrB", second)])
+    pysam.faidx(str(path))
+    inserted = _real_dna(120_000, 100)
+    first = first[:300] + inserted + first[300:]  # 100 bp more in chrA: every chrB offset moves by 101 bytes
+    _write_fasta(path, [("chrA", first), ("chrB", second)])
+    return path, first, second
+
+
+def test_fai_older_than_fasta_is_rebuilt(tmp_path, caplog):
+    path, first, second = _edited_after_indexing(tmp_path)
+    fasta_time = path.stat().st_mtime
+    os.utime(f"{path}.fai", (fasta_time - 60, fasta_time - 60))
+    ref = Reference(path)
+    assert ref.contigs == {"chrA": 700, "chrB": 600}
+    assert ref.fetch(chrom="chrB", start=0, end=600) == second
+    assert "older than the FASTA" in caplog.text
+
+
+def test_fai_that_disagrees_with_the_fasta_is_rebuilt(tmp_path, caplog):
+    # A copied-in FASTA can be older than its stale .fai: the offsets themselves give it away.
+    path, first, second = _edited_after_indexing(tmp_path)
+    fasta_time = path.stat().st_mtime
+    os.utime(path, (fasta_time - 60, fasta_time - 60))
+    ref = Reference(path)
+    assert ref.fetch(chrom="chrA", start=0, end=700) == first
+    assert ref.fetch(chrom="chrB", start=0, end=600) == second
+    assert "disagrees with the FASTA" in caplog.text
+
+
+def test_temporary_index_folder_is_removed(tmp_path, monkeypatch):
+    import gc
+    import tempfile
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    path = _write_fasta(folder / "ro.fa", [("chrA", _real_dna(100_000, 300))])
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    # Running as root, os.access says every folder is writable: make this one look read-only to it.
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(folder) else real_access(p, mode))
+    ref = Reference(path)
+    assert len(list(scratch.iterdir())) == 1
+    ref.close()
+    assert list(scratch.iterdir()) == []
+    Reference(path).fetch(chrom="chrA", start=0, end=10)  # never closed: removed when collected
+    gc.collect()
+    assert list(scratch.iterdir()) == []
+    assert not Path(f"{path}.fai").exists()
+
+
+# --- items 14: strands, intervals past the contig end ------------------------------------------------------
+
+
+def test_bed_strand_x_is_refused(tmp_path):
+    path = tmp_path / "regions.bed"
+    path.write_text("chr20\t100\t200\ta\t0\t+\nchr20\t300\t400\tb\t0\tx\n")
+    with pytest.raises(InputError, match="line 2: strand .* 'x'") as info:
+        read_bed(path)
+    assert str(path) in _one_line(info.value)
+
+
+def test_gtf_strand_x_is_refused(tmp_path):
+    lines = (TEST_DATA / "genes.gtf").read_text().splitlines(keepends=True)
+    fields = lines[4].split("\t")
+    assert fields[2] == "exon" and fields[6] == "-"
+    fields[6] = "x"
+    lines[4] = "\t".join(fields)
+    path = tmp_path / "genes.gtf"
+    path.write_text("".join(lines))
+    with pytest.raises(InputError, match="line 5: strand .* 'x'") as info:
+        read_gtf(path)
+    assert str(path) in _one_line(info.value)
+
+
+def test_spliceai_gene_table_strand_x_is_refused(tmp_path):
+    path = tmp_path / "genes.txt"
+    path.write_text("#NAME\tCHROM\tSTRAND\tTX_START\tTX_END\tEXON_START\tEXON_END\n"
+                    "G1\tchr20\t+\t100\t900\t100,500,\t200,900,\n"
+                    "G2\tchr20\tx\t1000\t1900\t1000,1500,\t1200,1900,\n")
+    with pytest.raises(InputError, match="line 3: STRAND is 'x'") as info:
+        load_gene_table(path)
+    assert str(path) in _one_line(info.value)
+
+
+class GuanineModel(SequenceModel):
+    """One DNase-like track: 1 where the base is G, else 0 (so outputs follow from the sequence by hand)."""
+
+    name = "bad-input-guanine"
+    version = "1"
+
+    def output_types(self):
+        return (OutputType.DNASE,)
+
+    def tracks(self, output_type, organism="human"):
+        return TrackTable([{"name": "guanine", "strand": "."}])
+
+    def resolutions(self, output_type):
+        return (1,)
+
+    def predict(self, onehot, *, organism="human", requests=None):
+        return {(OutputType.DNASE, 1): np.asarray(onehot[..., 2:3], dtype=np.float32)}
+
+
+class GuaninePlugin:
+    @hookimpl
+    def register_models(self, register):
+        register(ModelEntry(name=GuanineModel.name, loader=GuanineModel, description="test model",
+                            output_types=(OutputType.DNASE,), real_weights=False))
+
+
+@pytest.fixture
+def guanine():
+    plugin = GuaninePlugin()
+    plugins.pm.register(plugin, name="test-bad-input")
+    try:
+        yield GuanineModel.name
+    finally:
+        plugins.pm.unregister(plugin)
+
+
+def _cli_error(capsys, argv: list[str]) -> str:
+    code = cli.main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == cli.EXIT_INPUT_ERROR, err
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_interval_wholly_past_the_contig_end_is_refused(tmp_path, guanine, capsys):
+    err = _cli_error(capsys, ["-q", "predict", "--model", guanine, "--fasta", str(CHR20),
+                              "--interval", "chr20:360000-360100", "--out", str(tmp_path / "out")])
+    assert "starts past the end of chr20 (360000 bp)" in err and str(CHR20) in err
+
+
+def test_interval_partly_past_the_contig_end_is_n_padded(tmp_path, guanine, capsys):
+    out = tmp_path / "out"
+    code = cli.main(["-q", "predict", "--model", guanine, "--fasta", str(CHR20),
+                     "--interval", "chr20:359990-360010", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    (path,) = out.glob("*.h5ad")
+    values = ad.read_h5ad(path).X[:, 0]
+    expected = [1.0 if base == "G" else 0.0 for base in _real_dna(359_990, 10)] + [0.0] * 10
+    assert values.tolist() == expected

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from genome_plugin.errors import InputError
 from genome_plugin.genome.intervals import Interval, Variant
 from genome_plugin.genome.reference import Reference
 from genome_plugin.genome.sequence import one_hot, reverse_complement
@@ -93,6 +94,10 @@ def on_reference(reference: Reference, item: Interval | Variant | str, *, varian
     if isinstance(item, str):
         item = Variant.parse(item) if variant else Interval.parse(item)
     chrom = reference.require(item.chrom)
+    if isinstance(item, Interval) and item.start >= reference.length(chrom):
+        # Partly past the end is N-padded; wholly past it would be a prediction on nothing but N.
+        msg = f"interval {item} starts past the end of {chrom} ({reference.length(chrom)} bp)"
+        raise InputError(msg, path=reference.path)
     return item if chrom == item.chrom else dataclasses.replace(item, chrom=chrom)
 
 

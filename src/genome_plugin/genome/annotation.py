@@ -7,6 +7,7 @@ Coordinates are 0-based half-open (pyranges converts the GTF's 1-based closed on
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import os
 from pathlib import Path
 
@@ -51,6 +52,18 @@ class Annotation:
         return sites.drop_duplicates(["chrom", "position", "strand", "gene_id"]).reset_index(drop=True)
 
 
+def _raise_bad_strand(path: Path) -> None:
+    """Name the first line whose strand (column 7) is not +, - or . (pyranges keeps no line numbers)."""
+    with open(path, "rb") as handle:
+        opener = gzip.open if handle.read(2) == b"\x1f\x8b" else open
+    with opener(path, "rt") as handle:
+        for number, text in enumerate(handle, start=1):
+            fields = text.rstrip("\n\r").split("\t")
+            if not text.startswith("#") and len(fields) > 6 and fields[6] not in ("+", "-", "."):
+                raise InputError(f"strand (column 7) is {fields[6]!r}; use +, - or .", path=path, line=number)
+    raise InputError("a feature's strand is not +, - or .", path=path)
+
+
 def read_gtf(path: str | os.PathLike[str]) -> Annotation:
     """Read a GTF (plain or gzipped) into genes, transcripts and exons.
 
@@ -82,6 +95,8 @@ def read_gtf(path: str | os.PathLike[str]) -> Annotation:
     df["gene_type"] = df["gene_type"].fillna("unknown")
     df["chrom"] = df["chrom"].astype(str)
     df["strand"] = df["strand"].astype(str)
+    if not df["strand"].isin(["+", "-", "."]).all():
+        _raise_bad_strand(path)
     df["feature"] = df["feature"].astype(str)
 
     exons = df[df["feature"] == "exon"].copy()

@@ -31,7 +31,9 @@ def read_bed(path: str | os.PathLike[str]) -> list[Interval]:
                 raise InputError(f"start/end {fields[1]!r}/{fields[2]!r} are not integers", path=path,
                                  line=number) from None
             name = fields[3] if len(fields) > 3 and fields[3] not in ("", ".") else ""
-            strand = fields[5] if len(fields) > 5 and fields[5] in ("+", "-", ".") else "+"
+            strand = fields[5] if len(fields) > 5 and fields[5] else "+"
+            if strand not in ("+", "-", "."):
+                raise InputError(f"strand (column 6) is {strand!r}; use +, - or .", path=path, line=number)
             if start < 0:
                 raise InputError(f"negative start {start}", path=path, line=number)
             if end <= start:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import shutil
 import tempfile
+import weakref
 from pathlib import Path
 
 import pysam
@@ -14,10 +17,13 @@ from genome_plugin.errors import InputError
 from genome_plugin.genome.intervals import Interval, Variant
 from genome_plugin.genome.sequence import apply_variant, reverse_complement
 
-__all__ = ["Reference", "contig_aliases", "variant_sequences"]
+__all__ = ["Reference", "contig_aliases", "quiet_htslib", "variant_sequences"]
 
 log = logging.getLogger(__name__)
 _NON_ACGTN = re.compile(r"[^ACGTN]")
+_NUCLEOTIDE = frozenset("ACGTUNRYKMSWBDHV")  # bases and IUPAC nucleotide codes
+_SNIFF_BASES = 1000  # letters read from the start of each contig to tell DNA from protein
+_SNIFF_CONTIGS = 10_000
 
 
 def contig_aliases(name: str) -> list[str]:
@@ -27,6 +33,16 @@ def contig_aliases(name: str) -> list[str]:
     if bare.upper() in ("M", "MT"):
         names += ["MT", "M", "chrM", "chrMT"]
     return [n for n in dict.fromkeys(names) if n != name]
+
+
+@contextlib.contextmanager
+def quiet_htslib():
+    """Silence htslib's own ``[E::...]``/``[W::...]`` stderr lines where we report the problem ourselves."""
+    previous = pysam.set_verbosity(0)
+    try:
+        yield
+    finally:
+        pysam.set_verbosity(previous)
 
 
 def _is_plain_gzip(path: Path) -> bool:
@@ -60,26 +76,122 @@ class Reference:
             first = handle.read(1)
         if first not in (b">", b"\x1f"):
             raise InputError("not a FASTA file (first character is not '>')", path=self.path)
+        self._tmp: Path | None = None
         self._fasta = self._open()
         self._lengths = dict(zip(self._fasta.references, self._fasta.lengths))
         self._warned_iupac = False
+        self._check_letters()
+
+    def _index_paths(self) -> list[Path]:
+        return [Path(f"{self.path}.fai"), *([Path(f"{self.path}.gzi")] if self._bgzipped() else [])]
+
+    def _bgzipped(self) -> bool:
+        with open(self.path, "rb") as handle:
+            return handle.read(2) == b"\x1f\x8b"
 
     def _open(self) -> pysam.FastaFile:
-        fai = Path(f"{self.path}.fai")
         try:
-            if fai.exists():
-                return pysam.FastaFile(str(self.path))
-            if os.access(self.path.parent, os.W_OK):
-                pysam.faidx(str(self.path))
-                return pysam.FastaFile(str(self.path))
-            tmp = Path(tempfile.mkdtemp(prefix="genome_plugin_fai_"))
-            fai = tmp / (self.path.name + ".fai")
-            pysam.faidx(str(self.path), "--fai-idx", str(fai))
-            log.info("built the FASTA index in %s (the FASTA's folder is read-only)", fai)
-            return pysam.FastaFile(str(self.path), filepath_index=str(fai))
+            with quiet_htslib():
+                fasta, fai = self._open_index()
         except (OSError, ValueError, pysam.SamtoolsError) as err:
             message = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
             raise InputError(f"cannot index/read FASTA ({message})", path=self.path) from err
+        problem = self._layout_problem(fai)
+        if problem is not None:
+            fasta.close()
+            raise InputError(problem, path=self.path)
+        return fasta
+
+    def _open_index(self) -> tuple[pysam.FastaFile, Path]:
+        """Open with the existing index when it can be trusted, else build one (in a temporary folder if need be)."""
+        fai = Path(f"{self.path}.fai")
+        if fai.exists():
+            problem = self._stale()
+            if problem is None:
+                return pysam.FastaFile(str(self.path)), fai
+            log.warning("%s: %s; rebuilding the index", fai, problem)
+        if os.access(self.path.parent, os.W_OK):
+            pysam.faidx(str(self.path))
+            return pysam.FastaFile(str(self.path)), fai
+        # A read-only folder (as Galaxy datasets may be): the index goes to a temporary folder, removed on
+        # close(), when this Reference is collected, or at exit.
+        self._tmp = Path(tempfile.mkdtemp(prefix="genome_plugin_fai_"))
+        weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)
+        fai = self._tmp / (self.path.name + ".fai")
+        gzi = self._tmp / (self.path.name + ".gzi") if self._bgzipped() else None
+        pysam.faidx(str(self.path), "--fai-idx", str(fai), *(["--gzi-idx", str(gzi)] if gzi else []))
+        log.info("built the FASTA index in %s (the FASTA's folder is read-only)", fai)
+        fasta = pysam.FastaFile(str(self.path), filepath_index=str(fai),
+                                filepath_index_compressed=str(gzi) if gzi else None)
+        return fasta, fai
+
+    def _stale(self) -> str | None:
+        """Why an existing index cannot be trusted (older than the FASTA, or disagreeing with it), else None."""
+        fasta_time = self.path.stat().st_mtime
+        for index in self._index_paths():
+            if index.exists() and index.stat().st_mtime < fasta_time:
+                return f"{index.name} is older than the FASTA (edited after indexing?)"
+        return self._layout_problem(Path(f"{self.path}.fai"))
+
+    def _layout_problem(self, fai: Path) -> str | None:
+        """Check a plain FASTA against its .fai: each record ends where the next header begins.
+
+        An edited FASTA (stale offsets) or a contig name given twice (htslib indexes the first and
+        skips the second) leaves bytes the index does not account for. Bgzipped FASTAs are not checked
+        this way (reading them costs a full decompression).
+        """
+        if self._bgzipped():
+            return None
+        entries = []
+        with open(fai) as handle:
+            for text in handle:
+                fields = text.rstrip("\n").split("\t")
+                if len(fields) < 5:
+                    return f"{fai.name} is not a FASTA index (fewer than 5 columns)"
+                try:
+                    entries.append((fields[0], *map(int, fields[1:5])))
+                except ValueError:
+                    return f"{fai.name} is not a FASTA index (non-integer columns)"
+        size = self.path.stat().st_size
+        entries.sort(key=lambda e: e[2])
+        seen: set[str] = set()
+        with open(self.path, "rb") as handle:
+            for i, (name, length, offset, bases, width) in enumerate(entries):
+                seen.add(name)
+                full, rest = divmod(length, bases) if bases else (0, 0)
+                end = offset + full * width + (rest + width - bases if rest else 0)
+                following = entries[i + 1][2] if i + 1 < len(entries) else size
+                if end > following + (width - bases):
+                    return f"{fai.name} disagrees with the FASTA: {name} runs past the next record or the file end"
+                handle.seek(min(end, size))
+                gap = handle.read(min(max(following - end, 0), 1 << 16)).lstrip(b"\r\n")
+                header = gap.split(b"\n", 1)[0].rstrip(b"\r")
+                later = gap[len(header):].strip()
+                if i + 1 < len(entries):
+                    expected = entries[i + 1][0].encode()
+                    if header[1:].split()[:1] == [expected] and not later:
+                        continue
+                elif not gap.strip():
+                    continue
+                word = header[1:].split()[:1] if header.startswith(b">") else []
+                if word and word[0].decode(errors="replace") in seen:
+                    return f"contig name {word[0].decode(errors='replace')!r} appears twice (second at byte {end})"
+                return f"{fai.name} disagrees with the FASTA after {name} (byte {end}): edited after indexing?"
+        return None
+
+    def _check_letters(self) -> None:
+        """Refuse a FASTA whose contigs are mostly letters other than A, C, G, T and N (a protein FASTA).
+
+        Many amino-acid letters are also IUPAC nucleotide codes (K, M, R, S, ...), so the test is how
+        much of a contig's start is A/C/G/T/N: nearly all of real DNA, about a quarter of a protein.
+        """
+        for name in list(self._lengths)[:_SNIFF_CONTIGS]:
+            head = self._fasta.fetch(name, 0, min(self._lengths[name], _SNIFF_BASES)).upper()
+            other = len(_NON_ACGTN.findall(head))
+            if head and other * 2 > len(head):
+                letters = "".join(sorted(set(_NON_ACGTN.findall(head)) - _NUCLEOTIDE)) or "IUPAC codes"
+                raise InputError(f"contig {name!r} is mostly letters other than A, C, G, T and N ({letters}): "
+                                 "is this a protein FASTA?", path=self.path)
 
     @property
     def name(self) -> str:
@@ -128,13 +240,17 @@ class Reference:
         sequence = "N" * (min(lo, end) - start) + core.upper() + "N" * (end - max(hi, start))
         if _NON_ACGTN.search(sequence):
             if not self._warned_iupac:
-                log.warning("%s: non-ACGT letters (IUPAC codes) read as N", self.path.name)
+                letters = sorted(set(_NON_ACGTN.findall(sequence)))
+                kind = "IUPAC codes" if _NUCLEOTIDE.issuperset(letters) else "letters other than ACGT"
+                log.warning("%s: %s (%s) read as N", self.path.name, kind, "".join(letters))
                 self._warned_iupac = True
             sequence = _NON_ACGTN.sub("N", sequence)
         return reverse_complement(sequence) if strand == "-" else sequence
 
     def close(self) -> None:
         self._fasta.close()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
 
     def __enter__(self) -> Reference:
         return self

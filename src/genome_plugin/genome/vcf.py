@@ -6,7 +6,6 @@ from the FASTA and over-long alleles all come back as records with a ``reason``.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import gzip
 import os
@@ -19,7 +18,7 @@ import pysam
 
 from genome_plugin.errors import InputError
 from genome_plugin.genome.intervals import Variant
-from genome_plugin.genome.reference import Reference
+from genome_plugin.genome.reference import Reference, quiet_htslib
 
 __all__ = ["VcfRecord", "read_vcf", "vcf_header_lines"]
 
@@ -121,16 +120,6 @@ def vcf_header_lines(path: str | os.PathLike[str]) -> int:
     return _check_text(Path(path))
 
 
-@contextlib.contextmanager
-def _quiet_htslib():
-    """Silence htslib's own ``[E::vcf_parse]`` lines: the record is reported by us, naming file and line."""
-    previous = pysam.set_verbosity(0)
-    try:
-        yield
-    finally:
-        pysam.set_verbosity(previous)
-
-
 def _classify(alt: str) -> str:
     if alt in (".", ""):
         return "no ALT allele (monomorphic site)"
@@ -173,7 +162,7 @@ def read_vcf(
     if path.stat().st_size == 0:
         raise InputError("VCF file is empty (no header)", path=path)
     header_lines = _check_text(path)
-    with _quiet_htslib():
+    with quiet_htslib():
         try:
             vcf = pysam.VariantFile(str(path))
         except (OSError, ValueError) as err:

@@ -181,6 +181,9 @@ def _read_table(path: Path, source: str = "") -> GeneTable:
         raise InputError(f"gene table lacks column(s) {', '.join(missing)}", path=path)
     if frame.empty:
         raise InputError("gene table has no genes", path=path)
+    bad = (~frame["STRAND"].astype(str).isin(["+", "-"])).to_numpy().nonzero()[0]
+    if len(bad):
+        raise InputError(f"STRAND is {frame['STRAND'].iloc[bad[0]]!r}; use + or -", path=path, line=int(bad[0]) + 2)
 
     def positions(text: object, row: int, column: str) -> np.ndarray:
         try:
@@ -566,6 +569,14 @@ class SpliceAIScores:
         ).to_var()
         obs = self.frame.copy()
         obs["reason"] = obs["reason"].astype(str)
+        # the AlphaGenome SDK's obs names (genome_plugin.scoring.sdk); SpliceAI's gene tables name genes only
+        obs = obs.rename(columns={"gene_strand": "strand"})
+        obs.insert(int(obs.columns.get_loc("gene_name")), "gene_id", "")
+        # the bases the delta scores look at, variant +- distance, from 0 (the N padding past the end stays in)
+        start = np.maximum(obs["pos"].to_numpy(np.int64) - 1 - self.distance, 0)
+        end = obs["pos"].to_numpy(np.int64) - 1 + obs["ref"].str.len().to_numpy(np.int64) + self.distance
+        obs["scored_interval"] = [f"{c}:{a}-{b}:." if not r else ""
+                                  for c, a, b, r in zip(obs["chrom"], start, end, obs["reason"], strict=True)]
         obs.index = [f"{r}:{a}:{g}" for r, a, g in zip(obs["record"], obs["allele"], obs["gene_name"], strict=True)]
         if not obs.index.is_unique:
             obs.index = [f"{name}#{k}" for k, name in enumerate(obs.index)]
@@ -592,6 +603,7 @@ class SpliceAIScores:
             checkpoint_sha256=str(self.model_card.get("weights_sha256", "")),
         )
         adata.uns["genome_plugin"] = uns
+        adata.uns["variant_scorer"] = "spliceai_delta"  # no SDK equivalent: our name, as in the TSVs
         return validate(adata)
 
     def write_h5ad(self, path: str | os.PathLike[str]) -> Path:
