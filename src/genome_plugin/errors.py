@@ -7,6 +7,13 @@ class GenomePluginError(Exception):
     """A problem with the user's input or set-up, reported as one line by the CLI."""
 
 
+class ScorerError(Exception):
+    """A scorer or the model failed while scoring: a failure of the code, not of the input, so the run fails.
+
+    Not a :class:`GenomePluginError`: the CLI reports it as an internal error (never as success with NaN rows).
+    """
+
+
 class InputError(GenomePluginError, ValueError):
     """Bad input data: the message names the file, the line or record, and what is wrong."""
 
