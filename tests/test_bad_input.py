@@ -306,3 +306,20 @@ def test_interval_partly_past_the_contig_end_is_n_padded(tmp_path, guanine, caps
     values = ad.read_h5ad(path).X[:, 0]
     expected = [1.0 if base == "G" else 0.0 for base in _real_dna(359_990, 10)] + [0.0] * 10
     assert values.tolist() == expected
+
+
+# --- item 12: options accepted silently ---------------------------------------------------------------------
+
+
+def test_negative_ism_width_is_refused(tmp_path, guanine, capsys):
+    err = _cli_error(capsys, ["-q", "ism", "--model", guanine, "--fasta", str(CHR20), "--interval",
+                              "chr20:1000-1004", "--width", "-5", "--out", str(tmp_path / "out")])
+    assert "--width -5" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["predict", "ism"])
+def test_empty_format_is_refused(tmp_path, guanine, capsys, command):
+    err = _cli_error(capsys, ["-q", command, "--model", guanine, "--fasta", str(CHR20), "--interval",
+                              "chr20:1000-1004", "--format", "", "--out", str(tmp_path / "out")])
+    assert "--format ''" in err

@@ -21,6 +21,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from genome_plugin.adata import provenance, validate
+from genome_plugin.errors import InputError
 from genome_plugin.genome.intervals import Interval, Variant
 from genome_plugin.genome.sequence import ALPHABET, reverse_complement
 from genome_plugin.predict import (
@@ -85,6 +86,9 @@ def ism(
     ``variant_id``, ``chrom``, ``pos``, ``ref``, ``alt``, ``reason``, ``offset`` (0-based base in
     ``interval``); var = tracks; X = scores. Bases that are N in the reference have no SNVs.
     """
+    if width is not None and width < 1:
+        msg = f"--width {width}: the window must be a positive number of bp"
+        raise InputError(msg)
     model = resolve_model(model)
     ref = open_reference(reference)
     interval = on_reference(ref, interval)
