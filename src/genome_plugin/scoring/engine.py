@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from genome_plugin.errors import GenomePluginError, InputError
+from genome_plugin.errors import GenomePluginError, InputError, ScorerError
 from genome_plugin.genome.annotation import Annotation, read_gtf
 from genome_plugin.genome.intervals import Interval, Variant
 from genome_plugin.genome.reference import Reference, contig_aliases, variant_sequences
@@ -212,8 +212,14 @@ def _junctions(model: SequenceModel, ref_sequence: str, alt_sequence: str, *, wi
 
 
 def _score_one(plan: _Plan, ref: dict, alt: dict, *, variant: Variant, window: Interval,
-               annotation: Annotation | None, organism: str, errors: dict[str, int],
-               junctions: Any = None) -> list[ScoreResult | str]:
+               annotation: Annotation | None, organism: str, junctions: Any = None) -> list[ScoreResult | str]:
+    """One result per scorer, or a reason string where the model returned no such output.
+
+    A scorer or junction head that raises fails the whole run with :class:`ScorerError` naming the scorer
+    and the variant: the failure is the code's, not the input's, and must not end as NaN rows in a run that
+    reports success (input problems are reasons set before scoring). Variants scored before it stay in the
+    checkpoint for ``--resume``.
+    """
     aligned: dict[tuple[OutputType, int], np.ndarray] = {}
     out: list[ScoreResult | str] = []
     extra: dict[str, Any] = {}
@@ -222,9 +228,9 @@ def _score_one(plan: _Plan, ref: dict, alt: dict, *, variant: Variant, window: I
         if _needs_junctions(scorer) and key not in ref:
             try:
                 ref_junctions, alt_junctions, extra = junctions()
-            except Exception as err:  # the model's junction head failing on one variant must not stop a run
-                out.append(f"junction prediction failed: {type(err).__name__}: {err}")
-                continue
+            except Exception as err:
+                msg = f"junction prediction failed on {variant}: {type(err).__name__}: {err}"
+                raise ScorerError(msg) from err
             ref, alt = {**ref, **ref_junctions}, {**alt, **alt_junctions}
         if key not in ref:
             out.append(f"model returned no {scorer.output_type.value} at {resolution} bp")
@@ -241,16 +247,13 @@ def _score_one(plan: _Plan, ref: dict, alt: dict, *, variant: Variant, window: I
                                  extra=extra if key[0] is OutputType.SPLICE_JUNCTIONS else {})
         try:
             result = scorer.score(ref_values, alt_values, context=context)
-            if not isinstance(result, ScoreResult) or result.values.shape[1] != len(context.tracks):
-                msg = f"returned {type(result).__name__} that is not a ScoreResult over {len(context.tracks)} tracks"
-                raise GenomePluginError(msg)
-        except Exception as err:  # a plugin's scorer failing on one variant must not stop a long run
-            errors[scorer.name] = errors.get(scorer.name, 0) + 1
-            if errors[scorer.name] == 1:
-                log.warning("scorer %s failed on %s: %s (further failures counted, not shown)", scorer.name,
-                            variant, err)
-            out.append(f"scorer error: {type(err).__name__}: {err}")
-            continue
+        except Exception as err:
+            msg = f"scorer {scorer.name} failed on {variant}: {type(err).__name__}: {err}"
+            raise ScorerError(msg) from err
+        if not isinstance(result, ScoreResult) or result.values.shape[1] != len(context.tracks):
+            msg = (f"scorer {scorer.name} returned {type(result).__name__} on {variant}, not a ScoreResult over "
+                   f"{len(context.tracks)} tracks")
+            raise ScorerError(msg)
         out.append(result)
     return out
 
@@ -416,7 +419,6 @@ def _run(predictor: Any, plan: _Plan, reference: Reference, todo: list[Entry], *
     ref_predictions: dict[tuple[str, int], dict] = {}
     ref_sequences: dict[tuple[str, int], str] = {}
     buffer: tuple[list[int], list[str], list[list]] = ([], [], [])
-    errors: dict[str, int] = {}
     bar = tqdm(total=len(todo), unit="variant", desc="score", disable=not progress, dynamic_ncols=True)
     try:
         for first in range(0, len(jobs), predictor.batch_size):
@@ -439,8 +441,7 @@ def _run(predictor: Any, plan: _Plan, reference: Reference, todo: list[Entry], *
                 junctions = functools.partial(_junctions, predictor.model, ref_sequences[key], sequences[row],
                                               window=window, organism=organism)
                 results = _score_one(plan, ref_predictions[key], values, variant=entry.record.variant,
-                                     window=window, annotation=annotation, organism=organism, errors=errors,
-                                     junctions=junctions)
+                                     window=window, annotation=annotation, organism=organism, junctions=junctions)
                 remaining[key] -= 1
                 if not remaining[key]:
                     del ref_predictions[key], ref_sequences[key]
@@ -459,8 +460,6 @@ def _run(predictor: Any, plan: _Plan, reference: Reference, todo: list[Entry], *
         if buffer[0] and ledger is not None:
             ledger.write(*buffer)
         bar.close()
-    for name, count in errors.items():
-        log.warning("scorer %s failed on %d variant(s); their rows carry the error as reason", name, count)
     return len(keys)
 
 
