@@ -270,13 +270,35 @@ class FailsOnInsertions(Scorer):
         return ScoreResult.single(np.ones(ref.shape[1]))
 
 
-def test_a_failing_scorer_does_not_stop_the_run(tmp_path, model):
-    run = _run(model, AWKWARD, tmp_path, scorers=[FailsOnInsertions(), CenterMask("dnase", 501, "diff_sum")])
-    failing = ad.read_h5ad(run.h5ad["fails_on_insertions"]).obs
-    insertion = failing["variant_id"].isin(["chr20:1:T>TA", "chr20:360000:G>GA"])
-    assert failing.loc[insertion, "reason"].str.contains("insertions not supported").all()
-    other = ad.read_h5ad(run.h5ad["center_mask_dnase_501_diff_sum"]).obs
-    assert (other.loc[insertion.to_numpy(), "reason"] == "").all()
+def test_a_failing_scorer_fails_the_run(tmp_path, model):
+    """A scorer that raises is the code's failure, not the input's: the run stops, naming scorer and variant."""
+    from genome_plugin.errors import ScorerError
+
+    with pytest.raises(ScorerError, match=r"scorer fails_on_insertions failed on chr20:(1|360000):\S+: "
+                                          r"RuntimeError: insertions not supported"):
+        _run(model, AWKWARD, tmp_path, scorers=[CenterMask("dnase", 501, "diff_sum"), FailsOnInsertions()])
+    assert not (tmp_path / "scores.tsv").exists() and not list(tmp_path.glob("*.h5ad"))
+    # without insertions the same scorer runs: it is the failure that stops the run, nothing else
+    lines = VARIANTS.read_text().splitlines()
+    kept = [line for line in lines if line.startswith("#") or len(line.split("\t")[4]) <= len(line.split("\t")[3])]
+    no_insertions = tmp_path / "no_insertions.vcf"
+    no_insertions.write_text("\n".join(kept) + "\n")
+    run = _run(model, no_insertions, tmp_path / "ok", scorers=[FailsOnInsertions()])
+    assert run.scored == run.entries == len(_data_lines(VARIANTS)) - 1
+
+
+class ReturnsNothing(FailsOnInsertions):
+    name = "returns_nothing"
+
+    def score(self, ref, alt, *, context):
+        return None
+
+
+def test_a_scorer_returning_no_result_fails_the_run(tmp_path, model):
+    from genome_plugin.errors import ScorerError
+
+    with pytest.raises(ScorerError, match="scorer returns_nothing returned NoneType on chr20:.*not a ScoreResult"):
+        _run(model, VARIANTS, tmp_path, scorers=[ReturnsNothing()])
 
 
 def test_resume_refuses_other_settings(tmp_path, model):

@@ -354,3 +354,35 @@ def test_balanced_cool_masks_nan_bins(files: Path) -> None:
     ex = TrainingData(config(files)).read("chr1", 0)
     np.testing.assert_array_equal(ex["targets"]["contact_maps@2048"][..., 0], [[2.5, 0], [0, 0]])
     np.testing.assert_array_equal(ex["weights"]["contact_maps@2048"][..., 0], [[1, 0], [0, 0]])
+
+
+def test_spliceai_gene_table_labels_sit_on_real_splice_motifs(chr20_fasta: Path, require) -> None:
+    """Labels from the spliceai package's GRCh37 table on the bundled real chr20 slice: every donor+ is
+    followed by GT (or GC), every acceptor+ preceded by AG, and the - strand by their reverse complements."""
+    from importlib import metadata
+
+    from genome_plugin.scoring.spliceai import GeneTable, load_gene_table
+    from genome_plugin.train.labels import splice_sites_from_genes
+
+    try:
+        metadata.distribution("spliceai")
+    except metadata.PackageNotFoundError:
+        require(False, "the spliceai package (its GRCh37 gene table) is not installed")
+    offset, length = 33_420_000, 360_000  # test-data/chr20_slice.json
+    genes = load_gene_table("grch37")
+    keep = [i for i in range(len(genes)) if genes.chroms[i] == "20" and genes.tx_starts[i] - 1 >= offset
+            and genes.tx_ends[i] <= offset + length]
+    shifted = GeneTable(names=genes.names[keep], chroms=np.array(["chr20"] * len(keep), dtype=object),
+                        strands=genes.strands[keep], tx_starts=genes.tx_starts[keep] - offset,
+                        tx_ends=genes.tx_ends[keep] - offset, exon_starts=[genes.exon_starts[i] - offset for i in keep],
+                        exon_ends=[genes.exon_ends[i] - offset for i in keep])
+    reference = Reference(chr20_fasta)
+    positions, classes = splice_sites_from_genes(shifted, reference)["chr20"]
+    seq = reference.fetch(chrom="chr20", start=0, end=length)
+    after = {int(p): seq[p + 1 : p + 3] for p in positions}
+    before = {int(p): seq[p - 2 : p] for p in positions}
+    motifs = {c: [after[p] if c in (0, 3) else before[p] for p in positions[classes == c]] for c in range(4)}
+    # 116 acceptors and 116 donors, as test-data/chr20_slice.json counts them.
+    assert len(motifs[0]) + len(motifs[2]) == 116 and len(motifs[1]) + len(motifs[3]) == 116
+    assert sorted(set(motifs[0])) == ["GC", "GT"] and motifs[0].count("GC") == 1
+    assert set(motifs[1]) == {"AG"} and set(motifs[2]) == {"AC"} and set(motifs[3]) == {"CT"}
