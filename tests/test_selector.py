@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -143,3 +147,52 @@ def test_select_tracks_parses_once_and_fails_on_syntax_before_any_table(table):
         select_tracks(model, query='@pd.io.common.os.system("touch pwned") == 0')
     with pytest.raises(ValueError, match="matched no track.*no track column 'tissue'"):
         select_tracks(model, query='tissue == "lung"')
+
+
+HOSTILE = '@pd.io.common.os.system("touch pwned") == 0'
+FASTA = str(Path(__file__).resolve().parents[1] / "test-data" / "chr20_slice.fa")
+VCF = str(Path(__file__).resolve().parents[1] / "test-data" / "variants.vcf")
+
+
+@pytest.mark.parametrize("command", [
+    ["predict", "--interval", "chr20:110500-111500"],
+    ["predict-variant", "--variant", "chr20:110811:T>C"],
+    ["score", "--vcf", VCF],
+    ["ism", "--interval", "chr20:110808-110812"],
+    ["contact-map", "--model", "alphagenome-tiny", "--interval", "chr20:24576-40960"],
+], ids=lambda c: c[0])
+def test_cli_refuses_a_hostile_track_filter_in_one_line_and_runs_nothing(tmp_path, command):
+    result = subprocess.run([sys.executable, "-m", "genome_plugin.cli", *command, "--fasta", FASTA, "--out", "out",
+                             "--tracks", HOSTILE], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"genome-plugin {command[0]}: error: track filter {HOSTILE!r}, position 1: unexpected '@' "
+                     "(a filter reads only the track table's columns), found '@pd.io.common.os.sys'"]
+    assert not (tmp_path / "pwned").exists()
+    assert not (tmp_path / "out").exists()  # refused before any output
+
+
+def _toy_model():
+    spec = importlib.util.spec_from_file_location("genome_plugin_toy_models", Path(__file__).with_name("toy_models.py"))
+    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    if not hasattr(module, "ToyModel"):
+        spec.loader.exec_module(module)
+    return module.SymmetricModel()
+
+
+def test_python_api_filters_go_through_the_same_parser(tmp_path, monkeypatch):
+    from genome_plugin import api
+    from genome_plugin.scoring.engine import score_variants
+
+    monkeypatch.chdir(tmp_path)
+    model = _toy_model()
+    with pytest.raises(SelectorSyntaxError, match="position 1: unexpected '@'"):
+        api.predict_interval(model, "chr20:1000-1064", reference=FASTA, tracks=HOSTILE)
+    with pytest.raises(SelectorSyntaxError, match="position 1: unexpected '@'"):
+        score_variants(model, FASTA, VCF, scorers=["center_mask_dnase_501_diff_log2_sum"], out_dir=tmp_path / "out",
+                       track_query=HOSTILE, progress=False)
+    assert not (tmp_path / "pwned").exists()
+    kept = api.predict_interval(model, "chr20:1000-1064", reference=FASTA, tracks='name contains "motif"')
+    # the toy's DNase table: motif+, gc, motif-, other; its contact maps (hic, micro_c) match nothing: left out
+    assert set(kept) == {"dnase_1bp", "dnase_8bp"}
+    assert list(kept["dnase_1bp"].var_names) == ["motif+", "motif-"]

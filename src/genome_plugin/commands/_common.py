@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["add_model_arguments", "add_tracks_argument", "load_model_from_args"]
+__all__ = ["add_model_arguments", "add_tracks_argument", "check_track_filter", "load_model_from_args"]
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str | None = "spliceai") -> None:
@@ -24,6 +24,14 @@ def add_tracks_argument(parser: argparse.ArgumentParser, *, what: str = "tracks"
                              "!=, in [\"a\", \"b\"], not in, contains \"text\", matches \"regex\", joined by and, "
                              "or, not and parentheses; e.g. 'biosample_name == \"liver\" and strand != \"-\"' "
                              "(columns: `genome-plugin models --tracks MODEL`)")
+
+
+def check_track_filter(args: argparse.Namespace) -> None:
+    """Fail on a bad ``--tracks`` filter (one line, its position) before a model is loaded."""
+    from genome_plugin.selector import parse_selector
+
+    if getattr(args, "tracks", None):
+        parse_selector(args.tracks)
 
 
 def load_model_from_args(args: argparse.Namespace) -> Any:

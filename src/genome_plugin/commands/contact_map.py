@@ -12,7 +12,12 @@ from __future__ import annotations
 import argparse
 import logging
 
-from genome_plugin.commands._common import add_model_arguments, add_tracks_argument, load_model_from_args
+from genome_plugin.commands._common import (
+    add_model_arguments,
+    add_tracks_argument,
+    check_track_filter,
+    load_model_from_args,
+)
 from genome_plugin.commands.predict import add_output_arguments, formats
 
 NAME = "contact-map"
@@ -41,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     chosen = formats(args)
     resolve_writers(chosen)
+    check_track_filter(args)
     reference = Reference(args.fasta)
     adata = contact_map(load_model_from_args(args), args.interval, reference=reference, variant=args.variant,
                         tracks=args.tracks, organism=args.organism, rc_average=args.rc_average)

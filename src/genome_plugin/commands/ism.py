@@ -10,7 +10,12 @@ from __future__ import annotations
 import argparse
 import logging
 
-from genome_plugin.commands._common import add_model_arguments, add_tracks_argument, load_model_from_args
+from genome_plugin.commands._common import (
+    add_model_arguments,
+    add_tracks_argument,
+    check_track_filter,
+    load_model_from_args,
+)
 from genome_plugin.commands.predict import add_context_argument, add_output_arguments, formats, read_annotation
 
 NAME = "ism"
@@ -47,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     chosen = formats(args)
     resolve_writers(chosen)
+    check_track_filter(args)
     annotation = read_annotation(args)
     adata = ism(load_model_from_args(args), args.interval, reference=Reference(args.fasta), scorer=args.scorer,
                 output_type=args.output_type, width=args.width, tracks=args.tracks, annotation=annotation,

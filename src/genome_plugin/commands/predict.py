@@ -15,7 +15,12 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-from genome_plugin.commands._common import add_model_arguments, add_tracks_argument, load_model_from_args
+from genome_plugin.commands._common import (
+    add_model_arguments,
+    add_tracks_argument,
+    check_track_filter,
+    load_model_from_args,
+)
 
 NAME = "predict"
 HELP = "predict genome tracks over intervals (h5ad, bigWig, bedGraph, TSV, PNG, .cool)"
@@ -137,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
 
     chosen = formats(args)
     resolve_writers(chosen)  # fail on a bad --format before any prediction
+    check_track_filter(args)
     intervals = read_bed(args.bed) if args.bed else parse_regions(args.interval)
     selected, tag = select_intervals(intervals, region=args.region, chunk=args.chunk)
     if not selected:

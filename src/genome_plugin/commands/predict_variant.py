@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from genome_plugin.commands._common import add_model_arguments, load_model_from_args
+from genome_plugin.commands._common import add_model_arguments, check_track_filter, load_model_from_args
 from genome_plugin.commands.predict import (
     add_output_arguments,
     add_track_arguments,
@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     chosen = formats(args)
     resolve_writers(chosen)
+    check_track_filter(args)
     reference = Reference(args.fasta)
     results = predict_variant(
         load_model_from_args(args), args.variant, reference=reference, width=args.width, strand=args.strand,

@@ -12,7 +12,12 @@ from __future__ import annotations
 import argparse
 import logging
 
-from genome_plugin.commands._common import add_model_arguments, add_tracks_argument, load_model_from_args
+from genome_plugin.commands._common import (
+    add_model_arguments,
+    add_tracks_argument,
+    check_track_filter,
+    load_model_from_args,
+)
 
 NAME = "score"
 HELP = "score the variants of a VCF (annotated VCF, tidy TSV and one h5ad per scorer)"
@@ -76,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         msg = f"{', '.join(missing)} required (or --list-scorers)"
         raise ValueError(msg)
+    check_track_filter(args)
     from genome_plugin.genome import Reference, read_gtf
     from genome_plugin.scoring.engine import score_variants
 
