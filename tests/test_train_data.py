@@ -386,3 +386,12 @@ def test_spliceai_gene_table_labels_sit_on_real_splice_motifs(chr20_fasta: Path,
     assert len(motifs[0]) + len(motifs[2]) == 116 and len(motifs[1]) + len(motifs[3]) == 116
     assert sorted(set(motifs[0])) == ["GC", "GT"] and motifs[0].count("GC") == 1
     assert set(motifs[1]) == {"AG"} and set(motifs[2]) == {"AC"} and set(motifs[3]) == {"CT"}
+
+
+def test_window_filters(files: Path) -> None:
+    # Window chr1:0-4096 holds the 10 Ns and all four splice sites; chr1:4096-8192 neither.
+    few_n = TrainingData(config(files, max_n_fraction=0.001))
+    assert few_n.windows("train")["start"].tolist() == [4096]
+    with_sites = TrainingData(config(files, min_splice_sites=4))
+    assert with_sites.windows("train")["start"].tolist() == [0] and with_sites.windows("valid").empty
+    assert TrainingData(config(files, min_splice_sites=5)).windows("train").empty

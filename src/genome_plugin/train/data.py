@@ -82,7 +82,9 @@ class DataConfig:
     trained, so bins stay on the ``.cool`` grid); ``reverse_complement`` the probability of training on the
     other strand; ``mutation_rate`` the per-base probability of a random substitution; ``mask_fraction`` of
     the input is zeroed in blocks of ``mask_span`` bp. ``stride`` between windows defaults to the window
-    length. ``resolutions`` limits the 1-D tracks' resolutions (each type keeps those it has).
+    length. ``resolutions`` limits the 1-D tracks' resolutions (each type keeps those it has). Windows with
+    more than ``max_n_fraction`` N bases, or (with splice-site labels) fewer than ``min_splice_sites``
+    labelled sites, are left out of the index of every fold, as SpliceAI trains and tests on gene windows.
     """
 
     fasta: str
@@ -102,6 +104,8 @@ class DataConfig:
     prefetch: int = 4
     resolutions: tuple[int, ...] = (1, 128)
     strict_contigs: bool = True
+    max_n_fraction: float = 1.0
+    min_splice_sites: int = 0
 
 
 def read_track_table(path: str | Path) -> tuple[list[TrackFile], pd.DataFrame]:
@@ -506,12 +510,27 @@ class TrainingData:
             if region.fold != fold:
                 continue
             first = -(-(region.start + shift) // grid) * grid
-            starts = np.arange(first, region.end - shift - s + 1, stride)
+            starts = self._keep(region, np.arange(first, region.end - shift - s + 1, stride))
             rows += [(region.chrom, int(start), region.line) for start in starts]
             if len(starts) == 0:
                 log.info("folds line %d (%s:%d-%d) is too short for one %d bp window with shifts of %d bp",
                          region.line, region.chrom, region.start, region.end, s, shift)
         return pd.DataFrame(rows, columns=["chrom", "start", "fold_line"]).assign(end=lambda f: f["start"] + s)
+
+    def _keep(self, region: FoldRegion, starts: np.ndarray) -> np.ndarray:
+        """The window starts that pass ``max_n_fraction`` and ``min_splice_sites``."""
+        s, c = self.config.sequence_length, self.config
+        if len(starts) and c.max_n_fraction < 1:
+            text = self.reference.fetch(chrom=region.chrom, start=region.start, end=region.end)
+            is_n = np.frombuffer(text.encode("ascii"), dtype=np.uint8) == ord("N")
+            cumulative = np.r_[0, np.cumsum(is_n)]
+            n_count = cumulative[starts - region.start + s] - cumulative[starts - region.start]
+            starts = starts[n_count <= c.max_n_fraction * s]
+        if len(starts) and c.min_splice_sites > 0 and self._sites is not None:
+            positions = self._sites.sites.get(region.chrom, (np.zeros(0, dtype=np.int64),))[0]
+            count = np.searchsorted(positions, starts + s) - np.searchsorted(positions, starts)
+            starts = starts[count >= c.min_splice_sites]
+        return starts
 
     def windows(self, fold: str = "train") -> pd.DataFrame:
         """The windows of ``fold`` (``chrom``, ``start``, ``end``, the folds BED ``fold_line``), unshifted."""

@@ -105,8 +105,9 @@ def splice_sites_from_genes(genes, reference: Reference) -> dict[str, tuple[np.n
     """Splice-site classes of every intron of a SpliceAI-style gene table, per FASTA contig.
 
     ``genes`` is a :class:`genome_plugin.scoring.spliceai.GeneTable` (one transcript per gene; from the
-    ``spliceai`` package's tables or a GTF via ``load_gene_table``). Genes on contigs the FASTA lacks are
-    left out (a genome-wide table against a one-chromosome FASTA is the normal case).
+    ``spliceai`` package's tables or a GTF via ``load_gene_table``). Genes on contigs the FASTA lacks, or
+    running past the end of the FASTA's contig (a truncated chromosome), are left out and counted in the
+    log (a genome-wide table against a one-chromosome FASTA is the normal case).
 
     Returns
     -------
@@ -119,9 +120,13 @@ def splice_sites_from_genes(genes, reference: Reference) -> dict[str, tuple[np.n
     donor_minus, acceptor_minus = SPLICE_CLASSES.index("donor-"), SPLICE_CLASSES.index("acceptor-")
     positions: dict[str, list[np.ndarray]] = {}
     classes: dict[str, list[np.ndarray]] = {}
+    past_end = 0
     for i in range(len(genes)):
         chrom = reference.resolve(str(genes.chroms[i]))
         if chrom is None:
+            continue
+        if genes.tx_ends[i] > reference.contigs[chrom]:
+            past_end += 1
             continue
         order = np.argsort(genes.exon_starts[i])
         starts = np.asarray(genes.exon_starts[i])[order] - 1  # 0-based first exon base
@@ -135,6 +140,8 @@ def splice_sites_from_genes(genes, reference: Reference) -> dict[str, tuple[np.n
             site_classes = (np.full(len(left), donor_plus), np.full(len(right), acceptor_plus))
         positions.setdefault(chrom, []).extend([left, right])
         classes.setdefault(chrom, []).extend(site_classes)
+    if past_end:
+        log.info("%s: %d gene(s) running past the end of their FASTA contig left out", genes.source, past_end)
     out = {}
     for chrom in positions:
         pos = np.concatenate(positions[chrom]).astype(np.int64)
