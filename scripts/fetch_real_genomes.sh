@@ -2,8 +2,9 @@
 # Fetch two real human sequences that Debian packages ship, for training on real DNA without a
 # genome download: GRCh37 chr20 (package vt-examples) and a truncated GRCh37 chrX (smalt-examples,
 # hs37chrXtrunc.fa.gz). Uses `apt-get download` (no root needed), unpacks with `dpkg-deb -x`, and prints
-# the path of each FASTA (bgzip-compressed ones are decompressed next to the original, since the
-# Reference reader needs plain or bgzip FASTA with an index).
+# the path of each FASTA (gzip-compressed ones are decompressed next to the original), then of
+# grch37_20_X.fa, both contigs in one FASTA (contigs 20 and X, GRCh37 coordinates; the chrX file holds the
+# first 69,999,930 bp of chrX) for a data set that trains on both.
 #
 # Usage: scripts/fetch_real_genomes.sh [CACHE_DIR]   (default ~/.cache/genome-plugin/genomes)
 set -euo pipefail
@@ -42,5 +43,13 @@ for found in "$chr20" "$chrx"; do
         exit 1
     fi
 done
-plain "$chr20"
-plain "$chrx"
+chr20_plain="$(plain "$chr20")"
+chrx_plain="$(plain "$chrx")"
+both="$cache/grch37_20_X.fa"
+if [ ! -s "$both" ]; then
+    cat "$chr20_plain" "$chrx_plain" > "$both.tmp"
+    mv "$both.tmp" "$both"
+fi
+echo "$chr20_plain"
+echo "$chrx_plain"
+echo "$both"
