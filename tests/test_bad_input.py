@@ -16,7 +16,7 @@ import pysam
 import pytest
 
 from genome_plugin import cli, plugins
-from genome_plugin.errors import InputError
+from genome_plugin.errors import GenomePluginError, InputError
 from genome_plugin.genome import Reference, read_bed, read_gtf, read_vcf
 from genome_plugin.hookspecs import hookimpl
 from genome_plugin.models import ModelEntry, SequenceModel
@@ -323,3 +323,77 @@ def test_empty_format_is_refused(tmp_path, guanine, capsys, command):
     err = _cli_error(capsys, ["-q", command, "--model", guanine, "--fasta", str(CHR20), "--interval",
                               "chr20:1000-1004", "--format", "", "--out", str(tmp_path / "out")])
     assert "--format ''" in err
+
+
+# --- items 16, 17: resume after a real crash; two runs on one --out -----------------------------------------
+
+SCORER = "center_mask_dnase_501_diff_log2_sum"
+
+
+def _score(out: Path, **options):
+    from genome_plugin.scoring.engine import score_variants
+
+    return score_variants(GuanineModel(), Reference(CHR20), VARIANTS, scorers=[SCORER], out_dir=out,
+                          sequence_length=2048, batch_size=2, checkpoint_every=4, window_stride=1, progress=False,
+                          **options)
+
+
+@pytest.fixture
+def crashed(tmp_path, monkeypatch):
+    """A clean run's outputs, and the checkpoint another run left on disk (its parts and manifest as written)."""
+    from genome_plugin.scoring.checkpoint import CHECKPOINT_DIR, Checkpoint
+
+    clean = _score(tmp_path / "clean")
+    out = tmp_path / "crashed"
+    with monkeypatch.context() as patch:
+        patch.setattr(Checkpoint, "remove", lambda self: None)  # the run "dies" before cleaning up
+        _score(out)
+    checkpoint = out / CHECKPOINT_DIR
+    parts = sorted(checkpoint.glob("part-*.npz"))
+    assert len(parts) == 7  # 25 scorable variants, 4 per part (6 x 4 + 1)
+    for name in ("scores.tsv", "scores.vcf", f"{SCORER}.h5ad"):
+        (out / name).unlink()
+    return clean, out, checkpoint, parts
+
+
+def test_resume_removes_a_temporary_part_and_rescores_a_damaged_one(crashed, caplog):
+    clean, out, checkpoint, parts = crashed
+    leftover = checkpoint / "part-00008.tmp.npz"  # what a kill during np.savez leaves
+    leftover.write_bytes(parts[0].read_bytes()[:100])
+    damaged = parts[2]
+    damaged.write_bytes(damaged.read_bytes()[:-200])  # a copy cut short
+    run = _score(out, resume=True)
+    assert run.resumed == 25 - 4 and run.scored == 25  # the damaged part's 4 variants are scored again
+    assert f"{damaged} is damaged" in caplog.text
+    assert not leftover.exists()
+    assert (out / "scores.tsv").read_bytes() == clean.tsv.read_bytes()
+    assert (out / "scores.vcf").read_bytes() == clean.vcf.read_bytes()
+
+
+def test_garbage_manifest_is_a_one_line_error(crashed):
+    _, out, checkpoint, _ = crashed
+    manifest = checkpoint / "manifest.json"
+    manifest.write_bytes(bytes(range(200, 256)) * 4)
+    with pytest.raises(GenomePluginError, match="checkpoint manifest is damaged") as info:
+        _score(out, resume=True)
+    assert str(manifest) in _one_line(info.value)
+
+
+def test_second_run_on_one_out_is_refused_naming_the_first(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom genome_plugin.scoring.checkpoint import lock_out_dir\n"
+         f"lock_out_dir({str(out)!r})\nprint('locked', flush=True)\nsys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(GenomePluginError, match=f"in use by another genome-plugin run \\(pid {holder.pid} on "
+                                                    f".*, started 20") as info:
+            _score(out)
+        _one_line(info.value)
+    finally:
+        holder.communicate("")  # closing stdin ends it; its lock goes with it
+    assert _score(out).scored == 25  # free again

@@ -6,7 +6,12 @@ Layout of ``<out_dir>/.genome_plugin_checkpoint/``:
   chunk). Resuming with different settings is refused rather than mixing two runs' scores.
 - ``part-NNNNN.npz``: the scores of a batch of variants (entry numbers, per scorer the rows'
   metadata as JSON and the values). A part is written to a temporary name and renamed, so a run
-  killed mid-write leaves no half part: its variants are simply scored again on resume.
+  killed mid-write leaves no half part: its variants are simply scored again on resume. Resume
+  removes such temporary parts, and a damaged part (a disk that filled up, a copy cut short) is
+  named in the log, removed, and its variants scored again.
+
+``<out_dir>/.genome_plugin.lock`` holds a POSIX lock for the whole run (pid, host and start time
+inside), so a second run on the same ``out_dir`` is refused instead of deleting the first one's parts.
 
 Nothing here is pickled; parts are plain ``.npz`` arrays and JSON strings.
 """
@@ -14,11 +19,17 @@ Nothing here is pickled; parts are plain ``.npz`` arrays and JSON strings.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import fcntl
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
+import socket
+import weakref
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,10 +40,36 @@ import pandas as pd
 from genome_plugin.errors import GenomePluginError
 from genome_plugin.scoring.base import ScoreResult
 
-__all__ = ["CHECKPOINT_DIR", "Checkpoint", "Stored", "file_sha256"]
+__all__ = ["CHECKPOINT_DIR", "LOCK_FILE", "Checkpoint", "Stored", "file_sha256", "lock_out_dir"]
 
 log = logging.getLogger(__name__)
 CHECKPOINT_DIR = ".genome_plugin_checkpoint"
+LOCK_FILE = ".genome_plugin.lock"
+_PART = re.compile(r"^part-(\d+)\.npz$")
+
+
+def lock_out_dir(out_dir: str | os.PathLike[str]) -> int:
+    """Lock ``out_dir`` for this process; refuse when another process holds it. Returns the lock's fd.
+
+    A POSIX record lock (``fcntl.lockf``): the kernel drops it when the process ends however it ends, so
+    a killed run leaves no stale lock, and the same process may take it again (an earlier run's objects
+    that are not yet collected do not block it). Closing the returned fd releases it.
+    """
+    path = Path(out_dir) / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "pid unknown"
+        os.close(fd)
+        msg = (f"{Path(out_dir)} is in use by another genome-plugin run ({holder}); wait for it to finish "
+               "or choose another --out")
+        raise GenomePluginError(msg) from None
+    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, started {started}\n".encode(), 0)
+    return fd
 
 
 @dataclasses.dataclass
@@ -62,15 +99,24 @@ class Checkpoint:
     def __init__(self, out_dir: str | os.PathLike[str], fingerprint: Mapping[str, Any], *, resume: bool) -> None:
         self.path = Path(out_dir) / CHECKPOINT_DIR
         self.fingerprint = json.loads(json.dumps(fingerprint, sort_keys=True, default=str))
+        self._lock = lock_out_dir(out_dir)
+        self._release = weakref.finalize(self, os.close, self._lock)
         manifest = self.path / "manifest.json"
         if resume and manifest.exists():
-            stored = json.loads(manifest.read_text())
+            try:
+                stored = json.loads(manifest.read_text())
+            except (ValueError, UnicodeDecodeError) as err:
+                msg = (f"{manifest}: the checkpoint manifest is damaged ({type(err).__name__}: {err}); "
+                       "rerun without --resume to start over")
+                raise GenomePluginError(msg.splitlines()[0]) from err
             if stored != self.fingerprint:
                 changed = sorted(k for k in set(stored) | set(self.fingerprint)
-                                 if stored.get(k) != self.fingerprint.get(k))
+                                 if stored.get(k) != self.fingerprint.get(k)) if isinstance(stored, dict) else []
                 msg = (f"cannot resume: the checkpoint in {self.path} was made with different settings "
-                       f"({', '.join(changed)} differ); rerun without --resume to start over")
+                       f"({', '.join(changed) or 'not a settings table'} differ); rerun without --resume to "
+                       "start over")
                 raise GenomePluginError(msg)
+            self._drop_unusable_parts()
         else:
             if resume:
                 log.info("no checkpoint in %s: scoring from the beginning", self.path)
@@ -80,7 +126,25 @@ class Checkpoint:
             tmp = manifest.with_suffix(".tmp")
             tmp.write_text(json.dumps(self.fingerprint, sort_keys=True, indent=1))
             os.replace(tmp, manifest)
-        self._next = 1 + max((int(p.stem.split("-")[1]) for p in self.path.glob("part-*.npz")), default=0)
+        self._next = 1 + max((int(_PART.match(p.name)[1]) for p in self._parts()), default=0)
+
+    def _drop_unusable_parts(self) -> None:
+        """Remove temporary parts (a kill during a save) and damaged ones, whose variants are scored again."""
+        for part in sorted(self.path.glob("part-*")):
+            if not _PART.match(part.name):
+                log.info("removing %s (an unfinished save of a killed run)", part)
+                part.unlink()
+                continue
+            try:
+                with np.load(part) as data:
+                    for key in data.files:  # reading every array checks every CRC
+                        _ = data[key]
+                    if "entries" not in data.files:
+                        raise KeyError("entries")
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+                log.warning("%s is damaged (%s: %s): its variants are scored again", part, type(err).__name__,
+                            str(err).splitlines()[0] if str(err) else "")
+                part.unlink()
 
     def done(self) -> set[int]:
         """Entry numbers already scored in earlier parts."""
@@ -124,7 +188,7 @@ class Checkpoint:
         self._next += 1
 
     def _parts(self) -> list[Path]:
-        return sorted(p for p in self.path.glob("part-*.npz") if ".tmp" not in p.name)
+        return sorted(p for p in self.path.glob("part-*.npz") if _PART.match(p.name))
 
     def read(self, n_tracks: Sequence[int]) -> Stored:
         """Everything stored, for scorers with ``n_tracks`` tracks each (parts concatenated)."""
@@ -156,4 +220,6 @@ class Checkpoint:
         )
 
     def remove(self) -> None:
+        """Delete the checkpoint (the run is complete) and release ``out_dir``."""
         shutil.rmtree(self.path, ignore_errors=True)
+        self._release()
