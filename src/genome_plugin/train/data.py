@@ -257,16 +257,17 @@ class _BigWigs:
                 if not math.isfinite(v):
                     raise InputError(f"NaN value stored at {name}:{max(s, lo) + 1}-{min(e, hi)}", path=self.paths[t])
 
-    def nonzero_mean(self, t: int, regions: list[FoldRegion]) -> float:
-        """Mean of the non-zero values of track ``t`` over ``regions`` (NaN when there are none)."""
-        total, count = 0.0, 0
+    def nonzero_means(self, regions: list[FoldRegion]) -> np.ndarray:
+        """Mean of the non-zero values of each track over ``regions`` (NaN for a track with none), in one pass."""
+        total = np.zeros(len(self.paths), dtype=np.float64)
+        count = np.zeros(len(self.paths), dtype=np.int64)
         for region in regions:
             for lo in range(region.start, region.end, _NONZERO_CHUNK):
-                values = self.read(region.chrom, lo, min(lo + _NONZERO_CHUNK, region.end))[:, t]
-                nonzero = values[values != 0]
-                total += float(nonzero.sum(dtype=np.float64))
-                count += len(nonzero)
-        return total / count if count else math.nan
+                values = self.read(region.chrom, lo, min(lo + _NONZERO_CHUNK, region.end))
+                total += values.sum(axis=0, dtype=np.float64)
+                count += np.count_nonzero(values, axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 class _Coolers:
@@ -299,17 +300,18 @@ class _Coolers:
         bins = (end - start) // CONTACT_RESOLUTION
         out = np.zeros((bins, bins, len(self.uris)), dtype=np.float32)
         finite = np.zeros(out.shape, dtype=bool)
-        handles = getattr(self._local, "handles", None)
-        if handles is None:
-            handles = self._local.handles = [self._cooler(u) for u in self.uris]
-        for t, handle in enumerate(handles):
+        selectors = getattr(self._local, "selectors", None)
+        if selectors is None:
+            selectors = self._local.selectors = [self._cooler(u).matrix(balance=b, as_pixels=False)
+                                                 for u, b in zip(self.uris, self.balance, strict=True)]
+        for t, selector in enumerate(selectors):
             name = self.maps[t].get(chrom)
             if name is None:
                 continue
             lo, hi = max(start, 0), min(end, int(self.sizes[t][name]))
             if hi <= lo:
                 continue
-            matrix = handle.matrix(balance=self.balance[t], as_pixels=False).fetch((name, lo, hi))
+            matrix = selector.fetch((name, lo, hi))
             first = (lo - start) // CONTACT_RESOLUTION
             n = min(matrix.shape[0], bins - first)
             block = np.asarray(matrix[:n, :n], dtype=np.float32)
@@ -476,10 +478,13 @@ class TrainingData:
                                       "strand": ["+", "+", "-", "-", "."]})
             elif output_type in TRACK_TYPES:
                 means = []
+                given = [self.files[i].nonzero_mean for i in idx]
+                computed = (self._bigwigs[output_type].nonzero_means(train_regions)
+                            if any(math.isnan(m) for m in given) else given)
                 for t, i in enumerate(idx):
-                    mean = self.files[i].nonzero_mean
+                    mean = given[t]
                     if math.isnan(mean):
-                        mean = self._bigwigs[output_type].nonzero_mean(t, train_regions)
+                        mean = float(computed[t])
                         if math.isnan(mean):
                             raise InputError(f"track {self.files[i].name!r} has no non-zero value in the training "
                                              "fold, so its nonzero_mean is undefined; give one in the table",
