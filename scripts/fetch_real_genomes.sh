@@ -6,11 +6,13 @@
 # grch37_20_X.fa, both contigs in one FASTA (contigs 20 and X, GRCh37 coordinates; the chrX file holds the
 # first 69,999,930 bp of chrX) for a data set that trains on both.
 #
-# Usage: scripts/fetch_real_genomes.sh [CACHE_DIR]   (default ~/.cache/genome-plugin/genomes)
+# Usage: scripts/fetch_real_genomes.sh [CACHE_DIR]   (default ~/.cache/genome-plugin/genomes; the configs in
+#        train/configs/ read build/genomes, so run `scripts/fetch_real_genomes.sh build/genomes` for them)
 set -euo pipefail
 
 cache="${1:-${XDG_CACHE_HOME:-$HOME/.cache}/genome-plugin/genomes}"
 mkdir -p "$cache"
+cache="$(cd "$cache" && pwd)"
 cd "$cache"
 
 for package in vt-examples smalt-examples; do
