@@ -8,7 +8,8 @@ or empty). Files by output type:
 - atac, cage, dnase, rna_seq, procap, chip_histone, chip_tf: a bigWig, read at 1 bp and summed per 128 bp.
   Bases without data are 0; a NaN or infinite value stored in the file is an error naming the position.
 - splice_sites: one row; a GTF, a SpliceAI gene table, or ``spliceai:grch37`` / ``spliceai:grch38`` (the
-  tables the ``spliceai`` package ships). One transcript per gene, as SpliceAI labels them.
+  tables the ``spliceai`` package ships). One transcript per gene, as SpliceAI labels them (the table's
+  canonical one; from a GTF the longest, as ``scoring.spliceai.load_gene_table`` picks it).
 - splice_site_usage, splice_junctions: a STAR ``SJ.out.tab``; a ``+`` track counts + strand junctions only,
   ``-`` the - strand ones, ``.`` both (see ``train.labels.site_usage`` for how usage is estimated).
 - contact_maps: a ``.cool`` (or ``file.mcool::/resolutions/2048``) at 2,048 bp; balanced values when it
@@ -68,10 +69,6 @@ class TrackFile:
     file: str  # absolute path, a cooler URI, or spliceai:grch37 / spliceai:grch38
     line: int
     nonzero_mean: float
-
-    @property
-    def path(self) -> Path:
-        return Path(self.file.split("::")[0])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -469,10 +466,19 @@ class TrainingData:
         self._coolers = (_Coolers([self.files[i] for i in by_type[OutputType.CONTACT_MAPS]], self.reference,
                                   strict=strict) if contacts else None)
 
+        fold_contigs = {r.chrom for r in self.folds}
+        for source in self._bigwigs.values():
+            for path, mapping in zip(source.paths, source.maps, strict=True):
+                absent = sorted(fold_contigs - set(mapping))
+                if absent:
+                    log.warning("%s has no data on %s (folds use them); its targets there are 0", path,
+                                ", ".join(absent))
         train_regions = [r for r in self.folds if r.fold == "train"]
         self.tracks: dict[OutputType, TrackTable] = {}
         for output_type, idx in by_type.items():
             table = metadata.iloc[idx].reset_index(drop=True)
+            if output_type not in TRACK_TYPES:
+                table = table.drop(columns=["nonzero_mean"], errors="ignore")
             if output_type is OutputType.SPLICE_SITES:
                 table = pd.DataFrame({"name": ["donor", "acceptor", "donor", "acceptor", "Padding"],
                                       "strand": ["+", "+", "-", "-", "."]})
