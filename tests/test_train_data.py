@@ -395,3 +395,25 @@ def test_window_filters(files: Path) -> None:
     with_sites = TrainingData(config(files, min_splice_sites=4))
     assert with_sites.windows("train")["start"].tolist() == [0] and with_sites.windows("valid").empty
     assert TrainingData(config(files, min_splice_sites=5)).windows("train").empty
+
+
+def test_track_table_paths_and_builtin_gene_tables(files: Path) -> None:
+    sub = files / "tables"
+    sub.mkdir()
+    (sub / "t.tsv").write_text("output_type\tname\tstrand\tfile\tnonzero_mean\n"
+                               "DNASE\tx\t\t../plus.bw\t2.5\nsplice_sites\tg\t.\tspliceai:GRCh37\t\n")
+    rows, metadata = read_track_table(sub / "t.tsv")
+    assert [(r.output_type, r.strand, r.file, r.nonzero_mean) for r in rows[:1]] == [
+        (OutputType.DNASE, ".", str((files / "plus.bw").resolve()), 2.5)]
+    assert rows[1].file == "spliceai:grch37" and metadata["name"].tolist() == ["x", "g"]
+    (sub / "t.tsv").write_text("output_type\tname\tstrand\tfile\nsplice_sites\tg\t.\t../genes.gtf\n"
+                               "splice_sites\th\t.\t../genes.gtf\n")
+    with pytest.raises(InputError, match="line 3: splice_sites has 2 rows"):
+        read_track_table(sub / "t.tsv")
+
+
+def test_max_junctions_keeps_the_most_read(files: Path) -> None:
+    ex = TrainingData(config(files, max_junctions=2)).read("chr1", 0)
+    junctions = ex["targets"]["splice_junctions@1"]
+    # 6, 2, 6 and 5 reads: the two 6-read junctions stay, in position order.
+    assert junctions["donor"].tolist() == [199, 499] and junctions["acceptor"].tolist() == [300, 700]
