@@ -173,3 +173,72 @@ def test_each_tool_has_tests_and_its_macros_carry_the_package_version():
         assert root.get("version") == "@TOOL_VERSION@+galaxy@VERSION_SUFFIX@", xml.name
         assert root.find("command").get("detect_errors") == "exit_code", xml.name
         assert len(root.findall("tests/test")) >= 1, xml.name
+
+
+# Galaxy's own sanitizer and validators (from the Galaxy test environment) applied to the generated --tracks param.
+_GALAXY_PARAM_CHECK = r"""
+import json, sys
+from galaxy.util import XML
+from galaxy.tools.parameters.sanitize import ToolParameterSanitizer
+from galaxy.tools.parameters.validation import parse_xml_validators
+
+param = XML(sys.argv[1])
+sanitizer = ToolParameterSanitizer.from_element(param.find("sanitizer"))
+validators = parse_xml_validators(None, param)
+out = {}
+for text in json.load(sys.stdin):
+    try:
+        for validator in validators:
+            validator.validate(text)
+        accepted = True
+    except ValueError:
+        accepted = False
+    out[text] = [accepted, sanitizer.sanitize_param(text)]
+print(json.dumps(out))
+"""
+
+_HOSTILE_FILTERS = [
+    '@pd.io.common.os.system("touch pwned") == 0',
+    'strand == "+"; touch pwned',
+    'strand == "+" `touch pwned`',
+    'name == "x" && touch pwned',
+    "x' ; touch pwned ; echo '",
+    'name == "x" > pwned',
+    'name == "x" < /etc/passwd',
+    'name == "x"\ntouch pwned',
+    'name matches "\\d"',
+]
+_FILTERS = {  # accepted by the validator -> what the command line receives
+    'biosample_name == "liver" and strand != "-"': 'biosample_name == "liver" and strand != "-"',
+    "strand == '-'": 'strand == "-"',
+    "x' or 'y": 'x" or "y',
+    'ontology_curie matches "^UBERON:[0-9]+$" or name in ["a", "b/c"]':
+        'ontology_curie matches "^UBERON:[0-9]+$" or name in ["a", "b/c"]',
+    '__import__("os").system("touch pwned") == 0': '__import__("os").system("touch pwned") == 0',
+    "": "",
+}
+
+
+@pytest.mark.slow
+def test_galaxy_refuses_hostile_track_filters_and_the_rest_stays_one_shell_word():
+    import json
+    import shlex
+
+    params = {xml.name: etree.tostring(etree.parse(str(xml)).find(".//param[@argument='--tracks']"), encoding="unicode")
+              for xml in TOOLS if "--tracks '$tracks'" in xml.read_text()}
+    assert sorted(params) == ["contact_map.xml", "ism.xml", "predict.xml", "score.xml"]
+    assert len(set(params.values())) == 1  # one generator: the same param in every tool
+    python = GALAXY_VENV / "bin" / "python"
+    if not python.exists():
+        pytest.skip(f"Galaxy is not installed at {GALAXY_VENV}: run tool_tests/setup_venv.sh (or set GALAXY_VENV)")
+    result = subprocess.run([str(python), "-c", _GALAXY_PARAM_CHECK, params["predict.xml"]], capture_output=True,
+                            text=True, check=False, input=json.dumps([*_HOSTILE_FILTERS, *_FILTERS]))
+    assert result.returncode == 0, result.stderr
+    checked = json.loads(result.stdout)
+    let_through = [text for text in _HOSTILE_FILTERS if checked[text][0]]
+    assert not let_through, f"the validator accepts {let_through}"
+    assert {text: checked[text] for text in _FILTERS} == {text: [True, sent] for text, sent in _FILTERS.items()}
+    for text, (_, sent) in checked.items():
+        # Even past the validator (the API can skip the form), the sanitized text is one inert shell word.
+        assert not set(sent) & set("'\\@`;&<>\n"), (text, sent)
+        assert shlex.split(f"--tracks '{sent}'") == ["--tracks", sent]

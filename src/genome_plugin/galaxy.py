@@ -19,6 +19,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -231,6 +232,12 @@ _TRACKS_COMMAND = """\
     --tracks '$tracks'
 #end if"""
 
+#: What a track filter may hold in Galaxy besides letters and digits: the filter grammar's characters
+#: (:mod:`genome_plugin.selector`) that are inert inside the single-quoted shell word ``'$tracks'``. A single
+#: quote would end that word, so the sanitizer turns it into a double quote; backslash, ``@``, backtick,
+#: ``; & < >`` and newlines are refused by the validator (and dropped by the sanitizer).
+TRACK_FILTER_PUNCTUATION = ' _.:+-"=!()[],^$*|?{}/'
+
 
 def _new_tool(key: str, name: str, description: str, command: Sequence[str], *, reference: bool = True,
               version_command: str = "genome-plugin --version") -> gxt.Tool:
@@ -303,10 +310,16 @@ def _scorer_select(registry: Registry, entry: Any | None, *, multiple: bool) -> 
 
 def _tracks_param() -> gxp.TextParam:
     param = gxp.TextParam(None, argument="--tracks", optional=True, value="",
-                          label="Track filter (pandas query on the track table)",
-                          help='For example: biosample_name == "liver". List a model\'s tracks with the '
-                               '"genome-plugin models and tracks" tool.')
-    _sanitize(param, allow_printable=True)
+                          label="Track filter (on the columns of the model's track table)",
+                          help='For example: biosample_name == "liver" and strand != "-". Compare a column with '
+                               '== != in [...] "not in" contains or matches (a regular expression), join with and, '
+                               'or, not and parentheses; quote text with double quotes. List a model\'s tracks '
+                               'with the "genome-plugin models and tracks" tool.')
+    allowed = "A-Za-z0-9" + re.escape(TRACK_FILTER_PUNCTUATION + "'")
+    param.append(gxp.ValidatorParam("regex", message="A track filter holds letters, digits, spaces, quotes and "
+                                    f"{TRACK_FILTER_PUNCTUATION.strip()}", text=rf"^[{allowed}]*$"))
+    _sanitize(param, valid="string.ascii_letters,string.digits", allow=TRACK_FILTER_PUNCTUATION,
+              mapping={"'": '"'})
     return param
 
 
@@ -473,6 +486,12 @@ def _predict_tool(registry: Registry) -> gxt.Tool:
                       "model": {"source": "spliceai"},
                       "regions": {"source": "bed", "bed": "bad_intervals.bed"}},
               failure="line 2: start 5000 >= end 5000"),
+        # Track filters are parsed, never run as Python: code made of the characters the validator lets through
+        # (it refuses @, backtick, ; & < > and newlines before a job exists) is a syntax error.
+        _Case(params={"reference": {"source": "cached", "fasta": TEST_GENOME}, "model": {"source": "spliceai"},
+                      "regions": {"source": "list", "intervals": "chr20:110500-111500:-"},
+                      "tracks": '__import__("os").system("touch pwned") == 0'},
+              failure="position 17: unexpected '.'"),
     ])
     return tool
 
@@ -560,6 +579,11 @@ def _score_tool(registry: Registry) -> gxt.Tool:
         _Case(params={"reference": {"source": "cached", "fasta": TEST_GENOME},
                       "model": {"source": "spliceai"}, "vcf": "malformed.vcf", "gtf": "genes.gtf"},
               failure="malformed VCF record"),
+        # A single quote cannot end the shell word: it reaches the filter as a double quote (a syntax error here).
+        _Case(params={"reference": {"source": "cached", "fasta": TEST_GENOME},
+                      "model": {"source": "spliceai"}, "vcf": "two_variants.vcf", "gtf": "genes.gtf",
+                      "tracks": 'strand == "+"\' or \'x'},
+              failure="position 14: expected 'and', 'or' or the end of the filter"),
     ])
     return tool
 
@@ -621,11 +645,15 @@ def _ism_tool(registry: Registry) -> gxt.Tool:
     tool.tests = _tests([
         _Case(params={"reference": {"source": "cached", "fasta": TEST_GENOME},
                       "model": {"source": "spliceai"}, "interval": "chr20:110808-110812:-",
-                      "tracks": 'strand == "-"'},
+                      "tracks": "strand == '-'"},  # single quotes reach the filter as double quotes
               outputs={"ism_h5ad": _h5ad_asserts("obs/offset", "var/name"),
                        "ism_tsv": [("has_n_lines", {"min": "13"})],
                        "plots": _Coll(2, {f"ism.{track}.minus": _png_asserts() for track in ("acceptor", "donor")})},
               num_outputs=3),
+        _Case(params={"reference": {"source": "cached", "fasta": TEST_GENOME},
+                      "model": {"source": "spliceai"}, "interval": "chr20:110808-110812:-",
+                      "tracks": 'pd.io.common.os.system("touch pwned") == 0'},
+              failure="position 3: unexpected '.'"),
     ])
     return tool
 
@@ -697,6 +725,9 @@ def _contact_map_tool(registry: Registry) -> gxt.Tool:
         _Case(params={"reference": {"source": "cached", "fasta": TEST_GENOME}, "model": model,
                       "interval": "chr20:24000-40000"},
               failure="not on the 2048 bp genome grid"),
+        _Case(params={"reference": {"source": "cached", "fasta": TEST_GENOME}, "model": model, "interval": region,
+                      "tracks": 'name.str.contains("hic")'},
+              failure="position 5: unexpected '.' (no methods"),
     ])
     return tool
 
@@ -1171,14 +1202,20 @@ def _assert_contents(parent: etree._Element, asserts: Sequence[tuple[str, dict[s
             etree.SubElement(block, assertion, attrs)
 
 
-def _sanitize(param: gxp.Param, *, allow_printable: bool = False, allow: str = "") -> None:
-    """A ``<sanitizer>``: keep every printable character but the quote (``allow_printable``) or add ``allow``."""
+def _sanitize(param: gxp.Param, *, valid: str = "default", allow: str = "",
+              mapping: Mapping[str, str] | None = None) -> None:
+    """A ``<sanitizer>`` keeping the ``valid`` preset plus ``allow``, dropping any other character.
+
+    ``mapping`` replaces characters first (Galaxy's default mapping, ``'`` -> ``__sq__`` and so on, is off).
+    """
     sanitizer = etree.SubElement(param.node, "sanitizer", {"invalid_char": ""})
-    valid = etree.SubElement(sanitizer, "valid", {"initial": "string.printable" if allow_printable else "default"})
-    if allow_printable:
-        etree.SubElement(valid, "remove", {"value": "'"})
-    for char in allow:
-        etree.SubElement(valid, "add", {"value": char})
+    kept = etree.SubElement(sanitizer, "valid", {"initial": valid})
+    if allow:
+        etree.SubElement(kept, "add", {"value": allow})
+    if mapping is not None:
+        replaced = etree.SubElement(sanitizer, "mapping", {"initial": "none"})
+        for source, target in mapping.items():
+            etree.SubElement(replaced, "add", {"source": source, "target": target})
 
 
 def _export(tool: gxt.Tool) -> str:
