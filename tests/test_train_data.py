@@ -417,3 +417,10 @@ def test_max_junctions_keeps_the_most_read(files: Path) -> None:
     junctions = ex["targets"]["splice_junctions@1"]
     # 6, 2, 6 and 5 reads: the two 6-read junctions stay, in position order.
     assert junctions["donor"].tolist() == [199, 499] and junctions["acceptor"].tolist() == [300, 700]
+
+
+def test_nan_raw_count_in_a_cool(files: Path) -> None:
+    write_cool(files / "hic.cool", {(0, 0): 1.0, (0, 1): float("nan")})
+    with pytest.raises(InputError) as err:
+        TrainingData(config(files)).read("chr1", 0)
+    assert "hic.cool: non-finite raw count stored at the pixel chr1:1 x chr1:2049" in one_line(err)

@@ -13,7 +13,8 @@ or empty). Files by output type:
 - splice_site_usage, splice_junctions: a STAR ``SJ.out.tab``; a ``+`` track counts + strand junctions only,
   ``-`` the - strand ones, ``.`` both (see ``train.labels.site_usage`` for how usage is estimated).
 - contact_maps: a ``.cool`` (or ``file.mcool::/resolutions/2048``) at 2,048 bp; balanced values when it
-  has a ``weight`` column (bins balancing masked get weight 0), raw counts otherwise.
+  has a ``weight`` column (bins balancing masked get weight 0), raw counts otherwise (a NaN count is an
+  error).
 
 Windows tile the regions of a folds BED and never cross a region's edge. Batches follow ``train.batch``.
 """
@@ -313,6 +314,10 @@ class _Coolers:
             n = min(matrix.shape[0], bins - first)
             block = np.asarray(matrix[:n, :n], dtype=np.float32)
             ok = np.isfinite(block)
+            if not self.balance[t] and not ok.all():
+                i, j = (int(v) for v in np.argwhere(~ok)[0])
+                where = f"{name}:{lo + i * CONTACT_RESOLUTION + 1} x {name}:{lo + j * CONTACT_RESOLUTION + 1}"
+                raise InputError(f"non-finite raw count stored at the pixel {where}", path=self.uris[t])
             out[first : first + n, first : first + n, t] = np.where(ok, block, 0.0)
             finite[first : first + n, first : first + n, t] = ok
         return out, finite
