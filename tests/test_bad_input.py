@@ -283,25 +283,25 @@ def guanine():
         plugins.pm.unregister(plugin)
 
 
-def _cli_error(capsys, argv: list[str]) -> str:
+def _cli_error(capfd, argv: list[str]) -> str:
     code = cli.main(argv)
-    err = capsys.readouterr().err.strip()
+    err = capfd.readouterr().err.strip()
     assert code == cli.EXIT_INPUT_ERROR, err
     assert len(err.splitlines()) == 1, err
     return err
 
 
-def test_interval_wholly_past_the_contig_end_is_refused(tmp_path, guanine, capsys):
-    err = _cli_error(capsys, ["-q", "predict", "--model", guanine, "--fasta", str(CHR20),
+def test_interval_wholly_past_the_contig_end_is_refused(tmp_path, guanine, capfd):
+    err = _cli_error(capfd, ["-q", "predict", "--model", guanine, "--fasta", str(CHR20),
                               "--interval", "chr20:360000-360100", "--out", str(tmp_path / "out")])
     assert "starts past the end of chr20 (360000 bp)" in err and str(CHR20) in err
 
 
-def test_interval_partly_past_the_contig_end_is_n_padded(tmp_path, guanine, capsys):
+def test_interval_partly_past_the_contig_end_is_n_padded(tmp_path, guanine, capfd):
     out = tmp_path / "out"
     code = cli.main(["-q", "predict", "--model", guanine, "--fasta", str(CHR20),
                      "--interval", "chr20:359990-360010", "--out", str(out)])
-    assert code == 0, capsys.readouterr().err
+    assert code == 0, capfd.readouterr().err
     (path,) = out.glob("*.h5ad")
     values = ad.read_h5ad(path).X[:, 0]
     expected = [1.0 if base == "G" else 0.0 for base in _real_dna(359_990, 10)] + [0.0] * 10
@@ -311,16 +311,16 @@ def test_interval_partly_past_the_contig_end_is_n_padded(tmp_path, guanine, caps
 # --- item 12: options accepted silently ---------------------------------------------------------------------
 
 
-def test_negative_ism_width_is_refused(tmp_path, guanine, capsys):
-    err = _cli_error(capsys, ["-q", "ism", "--model", guanine, "--fasta", str(CHR20), "--interval",
+def test_negative_ism_width_is_refused(tmp_path, guanine, capfd):
+    err = _cli_error(capfd, ["-q", "ism", "--model", guanine, "--fasta", str(CHR20), "--interval",
                               "chr20:1000-1004", "--width", "-5", "--out", str(tmp_path / "out")])
     assert "--width -5" in err
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("command", ["predict", "ism"])
-def test_empty_format_is_refused(tmp_path, guanine, capsys, command):
-    err = _cli_error(capsys, ["-q", command, "--model", guanine, "--fasta", str(CHR20), "--interval",
+def test_empty_format_is_refused(tmp_path, guanine, capfd, command):
+    err = _cli_error(capfd, ["-q", command, "--model", guanine, "--fasta", str(CHR20), "--interval",
                               "chr20:1000-1004", "--format", "", "--out", str(tmp_path / "out")])
     assert "--format ''" in err
 
@@ -397,3 +397,49 @@ def test_second_run_on_one_out_is_refused_naming_the_first(tmp_path):
     finally:
         holder.communicate("")  # closing stdin ends it; its lock goes with it
     assert _score(out).scored == 25  # free again
+
+
+# --- items 13, 15, 18: model checkpoints and cards ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    from genome_plugin.model.checkpoint import save_model
+    from genome_plugin.model.config import AlphaGenomeConfig
+    from genome_plugin.model.network import init_on_host
+
+    model = init_on_host(AlphaGenomeConfig.tiny(), seed=0)
+    return save_model(model, tmp_path_factory.mktemp("tiny") / "ckpt", version="test", licence="Apache-2.0")
+
+
+def _predict_with_checkpoint(tmp_path, capfd, checkpoint: Path) -> str:
+    return _cli_error(capfd, ["-q", "predict", "--model", "alphagenome", "--checkpoint", str(checkpoint),
+                               "--fasta", str(CHR20), "--interval", "chr20:1000-2000", "--out", str(tmp_path / "o")])
+
+
+@pytest.mark.parametrize("damage", ["truncated arrays", "no arrays", "garbage metadata"])
+def test_damaged_checkpoint_is_one_line_naming_it(tmp_path, capfd, tiny_checkpoint, damage):
+    import shutil
+
+    checkpoint = tmp_path / "damaged"
+    shutil.copytree(tiny_checkpoint, checkpoint)
+    arrays = sorted((checkpoint / "state").rglob("d/*"))
+    assert arrays
+    for path in arrays:
+        if damage == "truncated arrays":
+            path.write_bytes(path.read_bytes()[:50])
+        elif damage == "no arrays":
+            path.unlink()
+    if damage == "garbage metadata":
+        (checkpoint / "state" / "_METADATA").write_bytes(b"\x00garbage")
+    err = _predict_with_checkpoint(tmp_path, capfd, checkpoint)
+    assert f"{checkpoint / 'state'}: the checkpoint is damaged or incomplete" in err
+    assert "TensorStore(" not in err and "pybind11" not in err
+
+
+def test_empty_model_card_says_what_is_missing(tmp_path, capfd):
+    checkpoint = tmp_path / "ckpt"
+    checkpoint.mkdir()
+    (checkpoint / "model_card.json").write_text("{}")
+    err = _predict_with_checkpoint(tmp_path, capfd, checkpoint)
+    assert f"{checkpoint / 'model_card.json'}: model card has no 'config' object" in err

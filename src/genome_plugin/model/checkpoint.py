@@ -11,8 +11,11 @@ it with ``nnx.update``, so no random initialisation of 450M parameters ever runs
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +23,7 @@ import jax
 import numpy as np
 from flax import nnx
 
+from genome_plugin.errors import InputError
 from genome_plugin.model.config import AlphaGenomeConfig
 from genome_plugin.model.metadata import TrackMetadata
 from genome_plugin.model.network import AlphaGenome, count_params
@@ -100,16 +104,52 @@ def save_model(
 
 
 def read_card(model_dir: str | Path) -> dict:
-    """The model card of a saved model directory."""
+    """The model card of a saved model directory (a JSON object with at least ``config``)."""
     path = Path(model_dir) / CARD_NAME
     try:
-        return json.loads(path.read_text())
+        card = json.loads(path.read_text())
     except OSError as err:
-        msg = f"{path}: cannot read the model card ({err.strerror})"
-        raise ValueError(msg) from err
-    except json.JSONDecodeError as err:
-        msg = f"{path}: model card is not valid JSON ({err.msg} at line {err.lineno})"
-        raise ValueError(msg) from err
+        raise InputError(f"cannot read the model card ({err.strerror})", path=path) from err
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        where = f" at line {err.lineno}" if isinstance(err, json.JSONDecodeError) else ""
+        raise InputError(f"model card is not valid JSON ({getattr(err, 'msg', err.reason)}{where})",
+                         path=path) from err
+    if not isinstance(card, dict):
+        raise InputError(f"model card is a JSON {type(card).__name__}, not an object", path=path)
+    if not isinstance(card.get("config"), dict):
+        raise InputError("model card has no 'config' object (the model's architecture): not a model written by "
+                         "genome-plugin convert-weights / save_model?", path=path)
+    if not isinstance(card.get("tracks", {}), dict):
+        raise InputError("model card's 'tracks' is not an object", path=path)
+    return card
+
+
+#: An array's name in TensorStore's spec, as printed (JSON, sometimes escaped): "path": "decoder.conv.w/"
+_TENSORSTORE_PATH = re.compile(r"""path\\?["']\s*:\s*\\?["']([^"'\\/]+)/?\\?["']""")
+
+
+@contextlib.contextmanager
+def _quiet(*names: str):
+    """Silence loggers (orbax and absl log every failed read of a damaged checkpoint) for one call."""
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _damage(err: BaseException) -> str:
+    """A short account of a failed restore: the first sentence, and the array it was reading when named."""
+    text = str(err)
+    arrays = _TENSORSTORE_PATH.findall(text)
+    head = text.split("See full TensorStore details", 1)[0].strip().splitlines()
+    summary = (head[0] if head else type(err).__name__)[:200].rstrip(" .")
+    array = f"; reading {arrays[-1]}" if arrays and arrays[-1] != "state" else ""
+    return f"{type(err).__name__}: {summary}{array}"
 
 
 def load_model(model_dir: str | Path, *, compute_dtype: str | None = None, verify: bool = False) -> AlphaGenome:
@@ -122,20 +162,27 @@ def load_model(model_dir: str | Path, *, compute_dtype: str | None = None, verif
 
     model_dir = Path(model_dir).resolve()
     card = read_card(model_dir)
-    config = AlphaGenomeConfig.from_dict(card["config"])
+    try:
+        config = AlphaGenomeConfig.from_dict(card["config"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise InputError(f"model card's config is not an AlphaGenome configuration ({type(err).__name__}: {err})",
+                         path=model_dir / CARD_NAME) from err
     if compute_dtype is not None:
         config = config.with_compute_dtype(compute_dtype)
     model = nnx.eval_shape(lambda: AlphaGenome(config, rngs=nnx.Rngs(0)))
     state = nnx.state(model)
     target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), nnx.to_pure_dict(state))
+    state_dir = model_dir / STATE_DIR
+    if not state_dir.is_dir():
+        raise InputError(f"no {STATE_DIR}/ folder: the checkpoint is incomplete", path=model_dir)
     try:
-        restored = ocp.StandardCheckpointer().restore(model_dir / STATE_DIR, target)
-    except Exception as err:  # orbax raises many types; the message is what the user needs
-        msg = f"{model_dir / STATE_DIR}: cannot restore the checkpoint ({type(err).__name__}: {err})"
-        raise ValueError(msg) from err
+        with _quiet("orbax", "absl", "jax._src.distributed"):
+            restored = ocp.StandardCheckpointer().restore(state_dir, target)
+    except Exception as err:  # orbax and TensorStore raise many types, with their internal state in the text
+        raise InputError(f"the checkpoint is damaged or incomplete ({_damage(err)})", path=state_dir) from None
     nnx.replace_by_pure_dict(state, restored)
     nnx.update(model, state)
     if verify and (digest := weights_sha256(model)) != card["weights_sha256"]:
-        msg = f"{model_dir}: weights checksum {digest} does not match the model card ({card['weights_sha256']})"
-        raise ValueError(msg)
+        msg = f"weights checksum {digest} does not match the model card ({card.get('weights_sha256')})"
+        raise InputError(msg, path=model_dir)
     return model
