@@ -89,10 +89,17 @@ def _check_model(item: Any) -> str:
     return "" if item.name and callable(item.loader) else f"model entry {item!r} needs a name and a loader"
 
 
-def _check_method(method: str) -> Callable[[Any], str]:
+def _check_method(method: str, *, file_name: bool = False) -> Callable[[Any], str]:
+    """A check that the item has a name and ``method``; with ``file_name``, a name that is one file-name part."""
+
     def check(item: Any) -> str:
+        from genome_plugin.writers.base import file_part
+
         if not isinstance(getattr(item, "name", None), str) or not item.name:
             return f"{item!r} has no name"
+        if file_name and file_part(item.name) != item.name:
+            return (f"{item.name!r} cannot name a file (outputs are <name>.h5ad): use letters, digits and "
+                    "_ . + = - only")
         return "" if callable(getattr(item, method, None)) else f"{item.name!r} has no {method}() method"
 
     return check
@@ -103,7 +110,7 @@ def registered_models() -> dict[str, Registered]:
 
 
 def registered_scorers() -> dict[str, Registered]:
-    return _collect(pm.hook.register_scorers, "scorer", _check_method("score"))
+    return _collect(pm.hook.register_scorers, "scorer", _check_method("score", file_name=True))
 
 
 def registered_writers() -> dict[str, Registered]:

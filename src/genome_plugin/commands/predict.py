@@ -113,6 +113,7 @@ def select_intervals(intervals: Sequence, *, region: str | None, chunk: str | No
     from genome_plugin.genome import Interval
     from genome_plugin.genome.reference import contig_aliases
     from genome_plugin.scoring.engine import parse_chunk
+    from genome_plugin.writers.base import file_part
 
     intervals = list(intervals)
     if region:
@@ -120,7 +121,8 @@ def select_intervals(intervals: Sequence, *, region: str | None, chunk: str | No
         area = Interval(region.strip(), 0, 2**62) if whole else Interval.parse(region)
         names = {area.chrom, *contig_aliases(area.chrom)}
         kept = [i for i in intervals if i.chrom in names and i.start < area.end and area.start < i.end]
-        return kept, f"region_{area.chrom}" if whole else f"region_{area.chrom}_{area.start}_{area.end}"
+        chrom = file_part(area.chrom)  # the tag names files: a contig called "../x" must not leave --out
+        return kept, f"region_{chrom}" if whole else f"region_{chrom}_{area.start}_{area.end}"
     parsed = parse_chunk(chunk)
     if parsed is None:
         return intervals, ""

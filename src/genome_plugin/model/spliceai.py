@@ -512,7 +512,7 @@ def _converted_weights(sources: Sequence[Path], config: SpliceAIConfig, cache: P
         partial_manifest.write_text(json.dumps(manifest, indent=1))
         os.replace(partial_manifest, manifest_path)
         return models, manifest
-    with np.load(npz_path) as data:
+    with np.load(npz_path, allow_pickle=False) as data:
         models = [
             {key.split("/", 1)[1]: data[key] for key in data.files if key.startswith(f"model{i}/")}
             for i in range(len(sources))

@@ -136,7 +136,7 @@ class Checkpoint:
                 part.unlink()
                 continue
             try:
-                with np.load(part) as data:
+                with np.load(part, allow_pickle=False) as data:
                     for key in data.files:  # reading every array checks every CRC
                         _ = data[key]
                     if "entries" not in data.files:
@@ -150,7 +150,7 @@ class Checkpoint:
         """Entry numbers already scored in earlier parts."""
         found: set[int] = set()
         for part in self._parts():
-            with np.load(part) as data:
+            with np.load(part, allow_pickle=False) as data:
                 found.update(int(e) for e in data["entries"])
         return found
 
@@ -195,7 +195,7 @@ class Checkpoint:
         entries, windows = [], []
         per_scorer: list[tuple[list, list, list, list]] = [([], [], [], []) for _ in n_tracks]
         for part in self._parts():
-            with np.load(part) as data:
+            with np.load(part, allow_pickle=False) as data:
                 entries.append(data["entries"])
                 windows.append(data["windows"].astype(object))
                 for k, width in enumerate(n_tracks):

@@ -25,7 +25,7 @@ import pandas as pd
 
 from genome_plugin.genome.reference import Reference
 
-__all__ = ["Writer", "chrom_sizes", "kind_of", "layers_to_write", "sorted_bins", "track_stems"]
+__all__ = ["Writer", "chrom_sizes", "file_part", "kind_of", "layers_to_write", "sorted_bins", "track_stems"]
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +64,21 @@ def kind_of(adata: ad.AnnData) -> str:
     return str(adata.uns.get("genome_plugin", {}).get("kind", ""))
 
 
+def file_part(text: str, *, empty: str = "_") -> str:
+    """``text`` as one part of a file name: no ``/``, never ``..``, so a file named from it stays in its folder.
+
+    Characters other than letters, digits and ``_ . + = -`` become ``_``; leading and trailing dots and
+    underscores go; ``empty`` stands in when nothing is left.
+    """
+    return _UNSAFE.sub("_", text).strip("._") or empty
+
+
 def track_stems(var: pd.DataFrame) -> list[str]:
     """File-safe, unique stems for each track (``name`` plus ``.plus``/``.minus`` for stranded tracks)."""
     stems = []
     seen: dict[str, int] = {}
     for name, strand in zip(var["name"].astype(str), var["strand"].astype(str)):
-        stem = (_UNSAFE.sub("_", name).strip("._") or "track") + _STRAND_SUFFIX.get(strand, "")
+        stem = file_part(name, empty="track") + _STRAND_SUFFIX.get(strand, "")
         if stem in seen:  # two names that differ only in unsafe characters
             seen[stem] += 1
             stem = f"{stem}_{seen[stem]}"
