@@ -130,3 +130,59 @@ def test_cli_chunk_and_recommended_preset(tmp_path, third_party, capsys):
     assert second.sum() == 12
     assert (obs["reason"][~second] == "outside chunk 2/2").all()
     assert (obs["reason"][second] == "").all()
+
+
+class RaisingScorer(Scorer):
+    """A third-party scorer with a bug: a KeyError from deep inside (once reported as a user error, exit 2)."""
+
+    name = "thirdparty_raising"
+    output_type = OutputType.DNASE
+    description = "raises on every variant (test scorer)"
+
+    def score(self, ref, alt, *, context):
+        lookup = {}
+        return ScoreResult.single(lookup["track_index"])
+
+
+class RaisingPlugin:
+    @hookimpl
+    def register_scorers(self, register):
+        register(RaisingScorer())
+
+
+@pytest.fixture
+def raising_plugin(third_party):
+    plugin = RaisingPlugin()
+    plugins.pm.register(plugin, name="test-raising-scorer")
+    try:
+        yield plugin
+    finally:
+        plugins.pm.unregister(plugin)
+
+
+def test_a_scorer_that_raises_fails_the_run_in_one_line(tmp_path, raising_plugin, capsys):
+    """Not NaN rows and exit 0 (which Galaxy reads as success): an internal error, exit 3, one line."""
+    argv = ["score", "--model", "cli-guanine", "--fasta", FASTA, "--vcf", str(VARIANTS), "--scorer",
+            "thirdparty_raising", "--sequence-length", "4096", "--out", str(tmp_path / "out")]
+    code = cli.main(["-q", *argv])
+    err = capsys.readouterr().err.strip()
+    assert code == cli.EXIT_INTERNAL_ERROR == 3
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("genome-plugin score: error: internal error (ScorerError), not a problem with the input: "
+                          "scorer thirdparty_raising failed on chr20:")
+    assert err.endswith("KeyError: 'track_index' (rerun with --verbose for the traceback)")
+    assert not (tmp_path / "out" / "scores.tsv").exists() and not list((tmp_path / "out").glob("*.h5ad"))
+    code = cli.main(["-v", *argv])
+    err = capsys.readouterr().err
+    assert code == 3 and "Traceback (most recent call last)" in err and "lookup[\"track_index\"]" in err
+
+
+def test_only_the_packages_own_errors_and_user_paths_are_input_errors():
+    from genome_plugin.errors import GenomePluginError, InputError, ScorerError
+
+    for err in (InputError("x.vcf, line 3: POS is not a number"), GenomePluginError("no such model"),
+                FileNotFoundError(2, "No such file or directory", "x.vcf"), PermissionError(13, "denied", "out")):
+        assert cli.is_input_error(err), err
+    for err in (KeyError("config"), ValueError("could not broadcast"), OSError(28, "No space left on device"),
+                TypeError("bad operand"), ScorerError("scorer x failed"), RuntimeError("boom")):
+        assert not cli.is_input_error(err), err

@@ -21,6 +21,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from genome_plugin.errors import InputError
 from genome_plugin.genome.intervals import Interval
 from genome_plugin.tracks import TrackTable
 
@@ -91,23 +92,23 @@ def validate(adata: ad.AnnData) -> ad.AnnData:
     meta = adata.uns.get(UNS_KEY)
     if not isinstance(meta, Mapping):
         msg = f"AnnData has no uns[{UNS_KEY!r}] provenance record"
-        raise ValueError(msg)
+        raise InputError(msg)
     missing = [k for k in PROVENANCE_KEYS if k not in meta]
     if missing:
         msg = f"uns[{UNS_KEY!r}] lacks {', '.join(missing)}"
-        raise ValueError(msg)
+        raise InputError(msg)
     kind = meta["kind"]
     if kind not in KINDS:
         msg = f"uns[{UNS_KEY!r}]['kind'] is {kind!r}; expected one of {', '.join(KINDS)}"
-        raise ValueError(msg)
+        raise InputError(msg)
     TrackTable(adata.var, source="adata.var")
     missing = [c for c in OBS_COLUMNS[kind] if c not in adata.obs.columns]
     if missing:
         msg = f"{kind} AnnData: obs lacks column(s) {', '.join(missing)}"
-        raise ValueError(msg)
+        raise InputError(msg)
     if not adata.obs.index.is_unique:
         msg = f"{kind} AnnData: obs names are not unique"
-        raise ValueError(msg)
+        raise InputError(msg)
     if kind == "tracks" and len(adata.obs) and (adata.obs["end"] <= adata.obs["start"]).any():
         msg = "tracks AnnData: a bin has end <= start"
         raise ValueError(msg)
@@ -179,7 +180,7 @@ def contact_map_matrix(adata: ad.AnnData, track: int | str = 0, *, layer: str | 
     rows = np.flatnonzero(ids.to_numpy() == wanted)
     if not len(rows):
         msg = f"no contact-map pixels for interval {wanted!r}"
-        raise ValueError(msg)
+        raise InputError(msg)
     data = adata.layers[layer] if layer else adata.X
     values = np.asarray(data[rows, column], dtype=np.float32).ravel()
     first = obs["bin1_id"].to_numpy()[rows]

@@ -29,6 +29,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from genome_plugin.adata import contact_map_to_anndata, provenance, tracks_to_anndata, validate
+from genome_plugin.errors import InputError
 from genome_plugin.genome.intervals import Interval, Variant
 from genome_plugin.genome.reference import Reference, variant_sequences
 from genome_plugin.models import Predictions
@@ -157,7 +158,7 @@ def predict_interval(
     parsed = [on_reference(ref, i) for i in items]
     if not parsed:
         msg = "predict_interval needs at least one interval"
-        raise ValueError(msg)
+        raise InputError(msg)
     predictor = Predictor.from_filters(model, output_types=output_types, tracks=tracks, track_filters=track_filters,
                                        organism=organism, rc_average=rc_average, batch_size=batch_size,
                                        progress=progress, context=context)
@@ -218,7 +219,7 @@ def predict_sequence(
     sequence = sequence.strip().upper()
     if not sequence:
         msg = "predict_sequence needs a non-empty sequence"
-        raise ValueError(msg)
+        raise InputError(msg)
     cleaned = "".join(base if base in "ACGTN" else "N" for base in sequence)
     predictor = Predictor.from_filters(model, output_types=output_types, tracks=tracks, track_filters=track_filters,
                                        organism=organism, rc_average=rc_average, batch_size=1, progress=False)
@@ -239,7 +240,7 @@ def _variant_window(predictor: Predictor, variant: Variant, width: int | None,
     shown = predictor.window(variant.interval(length).with_strand(strand), with_context=False)
     if not (shown.start <= variant.start and variant.end <= shown.end):
         msg = f"variant {variant} does not fit in the {shown.width} bp window {shown}"
-        raise ValueError(msg)
+        raise InputError(msg)
     return shown, predictor.window(shown)
 
 
@@ -254,7 +255,7 @@ def _ref_alt(predictor: Predictor, reference: Reference, pairs: list[tuple[Varia
             ref_seq, alt_seq = variant_sequences(reference, window, variant)
         except ValueError as err:
             msg = f"variant {variant}: {err}"
-            raise ValueError(msg) from err
+            raise InputError(msg) from err
         sequences += [ref_seq, alt_seq]
         strands += [window.strand if window.strand == "-" else "+"] * 2
     batch = predictor.predict_batch(sequences, strands=strands)
@@ -323,7 +324,7 @@ def predict_variant(
     parsed = [on_reference(ref, v, variant=True) for v in items]
     if not parsed:
         msg = "predict_variant needs at least one variant"
-        raise ValueError(msg)
+        raise InputError(msg)
     predictor = Predictor.from_filters(model, output_types=output_types, tracks=tracks, track_filters=track_filters,
                                        organism=organism, rc_average=rc_average, batch_size=batch_size, progress=False,
                                        context=context)
@@ -398,7 +399,7 @@ def contact_map(
     variant = on_reference(ref, variant, variant=True)
     if not (shown.start <= variant.start and variant.end <= shown.end):
         msg = f"variant {variant} is outside the contact-map window {shown}"
-        raise ValueError(msg)
+        raise InputError(msg)
     predictions = _ref_alt(predictor, ref, [(variant, window)])[0]
     key = min(predictions, key=lambda k: k[1])
     offset = shown.start - window.start

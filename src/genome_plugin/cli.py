@@ -17,10 +17,24 @@ from collections.abc import Sequence
 
 from genome_plugin import __version__, commands
 
-__all__ = ["build_parser", "main"]
+__all__ = ["EXIT_INPUT_ERROR", "EXIT_INTERNAL_ERROR", "build_parser", "is_input_error", "main"]
 
 EXIT_INPUT_ERROR = 2
 EXIT_INTERNAL_ERROR = 3
+
+
+def is_input_error(err: BaseException) -> bool:
+    """Whether ``err`` is the user's to fix (exit 2) rather than a failure of the code (exit 3).
+
+    Only the package's own errors (:class:`~genome_plugin.errors.GenomePluginError`, which includes
+    ``InputError``; they name the file, record or option) and a path the user gave that is missing or not
+    readable or writable. Any other exception, a ``KeyError`` or ``ValueError`` from deep inside a library
+    included, is an internal error: reporting it as bad input would hide a bug.
+    """
+    from genome_plugin.errors import GenomePluginError
+
+    user_paths = FileNotFoundError | PermissionError | IsADirectoryError | NotADirectoryError
+    return isinstance(err, GenomePluginError | argparse.ArgumentTypeError | user_paths)
 
 
 def _command_modules() -> list:
@@ -69,14 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"genome-plugin {args.command}: interrupted", file=sys.stderr)
         return 130
     except Exception as err:  # every error becomes one line; --verbose adds the traceback
-        from genome_plugin.errors import GenomePluginError
-
         if args.verbose:
             traceback.print_exc()
-        user_error = isinstance(err, GenomePluginError | ValueError | FileNotFoundError | KeyError | OSError)
+        user_error = is_input_error(err)
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         if not user_error:
-            message = f"internal error ({type(err).__name__}): {message} (rerun with --verbose for the traceback)"
+            message = (f"internal error ({type(err).__name__}), not a problem with the input: {message} "
+                       "(rerun with --verbose for the traceback)")
         print(f"genome-plugin {args.command}: error: {message}", file=sys.stderr)
         return EXIT_INPUT_ERROR if user_error else EXIT_INTERNAL_ERROR
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from genome_plugin.errors import InputError
 from genome_plugin.tracks import OutputType, TrackTable
 
 __all__ = ["ModelEntry", "SequenceModel", "Predictions"]
@@ -50,7 +51,7 @@ class SequenceModel(abc.ABC):
             if candidate >= length:
                 return candidate
         msg = f"model {self.name} accepts inputs of at most {max(lengths)} bp; {length} bp requested"
-        raise ValueError(msg)
+        raise InputError(msg)
 
     @abc.abstractmethod
     def predict(

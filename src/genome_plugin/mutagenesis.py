@@ -98,7 +98,7 @@ def ism(
         scorers = get_scorers()
         if scorer not in scorers:
             msg = f"unknown scorer {scorer!r}; registered scorers: {', '.join(sorted(scorers)) or 'none'}"
-            raise ValueError(msg)
+            raise InputError(msg)
         scorer = scorers[scorer]
     if scorer is not None:
         if not isinstance(scorer, Scorer):
@@ -106,7 +106,7 @@ def ism(
             raise TypeError(msg)
         reason = scorer.unavailable(model, organism=organism, annotation=annotation)
         if reason:
-            raise ValueError(reason)
+            raise InputError(reason)
         kind = scorer.output_type
         resolution = scorer.resolution_for(model)
         wanted = list(dict.fromkeys([kind, *scorer.requires]))
@@ -115,7 +115,7 @@ def ism(
         kind = OutputType.parse(output_type) if output_type is not None else (pointwise or [None])[0]
         if kind is None or kind.is_pairwise:
             msg = f"ism's built-in effect needs a 1-D output type; model {model.name} has {kind}"
-            raise ValueError(msg)
+            raise InputError(msg)
         resolution = min(model.resolutions(kind))
         wanted = [kind]
     predictor = Predictor.from_filters(model, output_types=wanted, tracks=tracks, track_filters=track_filters,
@@ -123,7 +123,7 @@ def ism(
                                        context=context)
     if kind not in predictor.requests:
         msg = f"the track filter kept no {kind.value} track"
-        raise ValueError(msg)
+        raise InputError(msg)
     window = predictor.window(interval.resize(max(width or interval.width, interval.width))
                               if width else interval)
     plus = window.with_strand("+")
@@ -177,7 +177,7 @@ def ism(
     bar.close()
     if not rows:
         msg = f"interval {interval} has no mutable base (all N in the reference)"
-        raise ValueError(msg)
+        raise InputError(msg)
     obs = pd.concat(rows, ignore_index=True)
     for column in ("variant_id", "chrom", "ref", "alt"):
         obs[column] = pd.Categorical(obs[column].astype(str))
@@ -202,7 +202,7 @@ def ism_matrix(adata: ad.AnnData, track: int | str = 0) -> tuple[np.ndarray, str
     """
     if "offset" not in adata.obs.columns:
         msg = "not an ISM result: obs has no 'offset' column"
-        raise ValueError(msg)
+        raise InputError(msg)
     column = adata.var_names.get_loc(track) if isinstance(track, str) else int(track)
     frame = pd.DataFrame({
         "offset": adata.obs["offset"].to_numpy(),

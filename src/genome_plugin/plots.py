@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.textpath import TextPath
 from matplotlib.transforms import Affine2D
 
+from genome_plugin.errors import InputError
 from genome_plugin.genome.intervals import Interval, Variant
 
 __all__ = ["plot_contact_map", "plot_ism", "plot_tracks", "plot_variant", "save"]
@@ -46,7 +47,7 @@ def _rows(adata: ad.AnnData, interval_id: str | None) -> tuple[np.ndarray, str]:
     rows = np.flatnonzero(ids == wanted)
     if not len(rows):
         msg = f"no predictions for interval {wanted!r}; intervals: {', '.join(dict.fromkeys(ids))}"
-        raise ValueError(msg)
+        raise InputError(msg)
     return rows, wanted
 
 

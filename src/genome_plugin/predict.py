@@ -157,7 +157,7 @@ def select_tracks(
         if missing:
             msg = (f"model {model.name} does not predict {', '.join(missing)}; "
                    f"it predicts {', '.join(t.value for t in available)}")
-            raise ValueError(msg)
+            raise InputError(msg)
     filtered = bool(query or names or column_equals)
     if not filtered:
         return dict.fromkeys(wanted)
@@ -180,7 +180,7 @@ def select_tracks(
         detail = f" ({errors[0]})" if errors else ""
         msg = (f"track filter {shown} matched no track of {', '.join(t.value for t in wanted)} "
                f"for model {model.name}{detail}")
-        raise ValueError(msg)
+        raise InputError(msg)
     log.info("track filter kept %s", ", ".join(f"{len(v)} {k.value}" for k, v in requests.items()))
     return requests
 
@@ -251,15 +251,15 @@ class Predictor:
     ) -> None:
         if batch_size < 1:
             msg = f"batch_size must be >= 1, got {batch_size}"
-            raise ValueError(msg)
+            raise InputError(msg)
         if organism not in model.organisms:
             msg = f"model {model.name} has no organism {organism!r}; it has {', '.join(model.organisms)}"
-            raise ValueError(msg)
+            raise InputError(msg)
         self.model = model
         self.context = int(getattr(model, "context", 0) or 0) if context is None else int(context)
         if self.context < 0:
             msg = f"context must be >= 0 bp, got {self.context}"
-            raise ValueError(msg)
+            raise InputError(msg)
         self.organism = organism
         self.batch_size = batch_size
         self.rc_average = rc_average
@@ -273,16 +273,16 @@ class Predictor:
             if output_type in NOT_BINNED:
                 msg = (f"{output_type.value} are pairs of splice sites, not tracks over bins; the Predictor does "
                        f"not return them (the splice-junction scorer reads them from the model)")
-                raise ValueError(msg)
+                raise InputError(msg)
             if output_type not in model.output_types():
                 msg = f"model {model.name} does not predict {output_type.value}"
-                raise ValueError(msg)
+                raise InputError(msg)
             if indices is not None:
                 indices = np.asarray(indices, dtype=np.int64).reshape(-1)
                 count = len(model.tracks(output_type, organism))
                 if len(indices) == 0 or indices.min() < 0 or indices.max() >= count:
                     msg = f"{output_type.value}: track indices must be non-empty and in 0..{count - 1}"
-                    raise ValueError(msg)
+                    raise InputError(msg)
             self.requests[output_type] = indices
         self._swaps = {t: self._strand_swap(t) for t in self.requests}
         #: (sequence length, batch) shapes the model has been called with; each compiles once.

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from genome_plugin.errors import InputError
 from genome_plugin.selector import Selector, UnknownColumnError, parse_selector, snake_case
 
 __all__ = ["OutputType", "TrackTable", "STRANDS"]
@@ -58,7 +59,7 @@ class OutputType(enum.Enum):
                 return member
         choices = ", ".join(m.value for m in cls)
         msg = f"unknown output type {value!r}; choose from {choices}"
-        raise ValueError(msg)
+        raise InputError(msg)
 
 
 _RESOLUTIONS: dict[OutputType, tuple[int, ...]] = {
@@ -91,19 +92,19 @@ class TrackTable:
         missing = [c for c in self.REQUIRED if c not in frame.columns]
         if missing:
             msg = f"{source}: missing required column(s) {', '.join(missing)}"
-            raise ValueError(msg)
+            raise InputError(msg)
         frame["name"] = frame["name"].astype(str)
         frame["strand"] = frame["strand"].astype(str)
         bad = ~frame["strand"].isin(STRANDS)
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             msg = f"{source}: track {frame['name'].iloc[row]!r} has strand {frame['strand'].iloc[row]!r}; use + - or ."
-            raise ValueError(msg)
+            raise InputError(msg)
         dup = frame.duplicated(["name", "strand"])
         if dup.any():
             row = int(np.flatnonzero(dup.to_numpy())[0])
             msg = f"{source}: duplicate track ({frame['name'].iloc[row]!r}, {frame['strand'].iloc[row]!r})"
-            raise ValueError(msg)
+            raise InputError(msg)
         frame.index = pd.Index([f"{n}{s if s != '.' else ''}" for n, s in zip(frame["name"], frame["strand"])])
         frame.index = frame.index.astype(str)
         if frame.index.duplicated().any():

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from genome_plugin.errors import InputError
+
 NAME = "merge"
 HELP = "concatenate h5ad chunks of one prediction or scoring job into one h5ad, losslessly"
 
@@ -76,17 +78,17 @@ def merge_h5ad(paths: Sequence[str | os.PathLike[str]]):
         meta = adata.uns["genome_plugin"]
         if not adata.var.equals(first.var):
             msg = f"{path}: its tracks (var) differ from those of {first_path}"
-            raise ValueError(msg)
+            raise InputError(msg)
         if set(adata.layers) != set(first.layers):
             msg = f"{path}: layers {sorted(adata.layers)} differ from {sorted(first.layers)} in {first_path}"
-            raise ValueError(msg)
+            raise InputError(msg)
         for key in sorted(set(meta) | set(meta0)):
             if key in PER_CHUNK:
                 continue
             if key not in meta or key not in meta0 or not _same(meta[key], meta0[key]):
                 msg = (f"{path}: uns['genome_plugin'][{key!r}] is {meta.get(key)!r} but {meta0.get(key)!r} in "
                        f"{first_path}; only chunks of one job can be merged")
-                raise ValueError(msg)
+                raise InputError(msg)
     if meta0.get("kind") == "variant_scores":
         merged = _merge_scores(parts)
     else:
@@ -94,7 +96,7 @@ def merge_h5ad(paths: Sequence[str | os.PathLike[str]]):
     if not merged.obs_names.is_unique:
         duplicate = merged.obs_names[merged.obs_names.duplicated()][0]
         msg = f"row {duplicate!r} appears in more than one input (overlapping chunks or regions)"
-        raise ValueError(msg)
+        raise InputError(msg)
     for column in merged.obs.columns:  # categories differ between chunks; keep them categorical
         if str(first.obs[column].dtype) == "category":
             merged.obs[column] = merged.obs[column].astype(str).astype("category")
@@ -123,7 +125,7 @@ def _merge_scores(parts: list[tuple[str, Any]]):
         missing = [c for c in ("record", "allele", "reason") if c not in adata.obs.columns]
         if missing:
             msg = f"{path}: variant scores without obs column(s) {', '.join(missing)}; cannot match records"
-            raise ValueError(msg)
+            raise InputError(msg)
         tables.append(pd.DataFrame({
             "record": adata.obs["record"].astype(int).to_numpy(), "allele": adata.obs["allele"].astype(int).to_numpy(),
             "scored": (adata.obs["reason"].astype(str) == "").to_numpy(), "row": np.arange(adata.n_obs),
@@ -139,7 +141,7 @@ def _merge_scores(parts: list[tuple[str, Any]]):
         if any(v.shape != values[0].shape or not np.allclose(v, values[0], equal_nan=True) for v in values[1:]):
             msg = (f"record {record} (ALT {allele}) was scored differently in {parts[numbers[0]][0]} and "
                    f"{parts[numbers[1]][0]}; only chunks of one job can be merged")
-            raise ValueError(msg)
+            raise InputError(msg)
     # the first input that scored a record wins; a record no input scored keeps the first input's rows
     per_key["rank"] = np.where(per_key["scored"], per_key["part"], per_key["part"] + len(parts))
     best = per_key.sort_values("rank", kind="stable").drop_duplicates(["record", "allele"])

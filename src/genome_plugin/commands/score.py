@@ -18,6 +18,7 @@ from genome_plugin.commands._common import (
     check_track_filter,
     load_model_from_args,
 )
+from genome_plugin.errors import InputError
 
 NAME = "score"
 HELP = "score the variants of a VCF (annotated VCF, tidy TSV and one h5ad per scorer)"
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
                if not value]
     if missing:
         msg = f"{', '.join(missing)} required (or --list-scorers)"
-        raise ValueError(msg)
+        raise InputError(msg)
     check_track_filter(args)
     from genome_plugin.genome import Reference, read_gtf
     from genome_plugin.scoring.engine import score_variants
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
 
         if annotation is None:
             msg = "--polya-bed needs --gtf (sites are matched to genes)"
-            raise ValueError(msg)
+            raise InputError(msg)
         custom = Polyadenylation(read_polya_bed(args.polya_bed, annotation))
         if Polyadenylation.name in scorers:
             scorers = [custom if s == Polyadenylation.name else s for s in scorers]

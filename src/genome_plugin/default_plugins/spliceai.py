@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from genome_plugin.errors import InputError
 from genome_plugin.hookspecs import hookimpl
 from genome_plugin.models import ModelEntry, Predictions, SequenceModel
 from genome_plugin.tracks import OutputType, TrackTable
@@ -73,10 +74,10 @@ class SpliceAIModel(SequenceModel):
     def tracks(self, output_type: OutputType, organism: str = "human") -> TrackTable:
         if OutputType.parse(output_type) is not OutputType.SPLICE_SITES:
             msg = f"model spliceai predicts splice_sites only, not {OutputType.parse(output_type).value}"
-            raise ValueError(msg)
+            raise InputError(msg)
         if organism not in self.organisms:
             msg = f"model spliceai is trained on human only, not {organism!r}"
-            raise ValueError(msg)
+            raise InputError(msg)
         return self._tracks
 
     def resolutions(self, output_type: OutputType) -> tuple[int, ...]:

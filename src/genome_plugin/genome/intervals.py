@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from genome_plugin.errors import InputError
+
 __all__ = ["Interval", "Variant"]
 
 _INTERVAL_RE = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>-?[\d,_]+)-(?P<end>-?[\d,_]+)(?::(?P<strand>[+\-.]))?$")
@@ -28,10 +30,10 @@ class Interval:
     def __post_init__(self) -> None:
         if self.end <= self.start:
             msg = f"interval {self.chrom}:{self.start}-{self.end} has start >= end"
-            raise ValueError(msg)
+            raise InputError(msg)
         if self.strand not in ("+", "-", "."):
             msg = f"interval {self.chrom}:{self.start}-{self.end} has strand {self.strand!r}; use + - or ."
-            raise ValueError(msg)
+            raise InputError(msg)
 
     @classmethod
     def parse(cls, text: str, *, name: str = "") -> Interval:
@@ -39,12 +41,12 @@ class Interval:
         match = _INTERVAL_RE.match(text.strip())
         if not match:
             msg = f"cannot parse interval {text!r}; expected chrom:start-end[:strand], e.g. chr20:1000-2000:+"
-            raise ValueError(msg)
+            raise InputError(msg)
         start = int(match["start"].replace(",", "").replace("_", ""))
         end = int(match["end"].replace(",", "").replace("_", ""))
         if start < 0:
             msg = f"interval {text!r} has a negative start"
-            raise ValueError(msg)
+            raise InputError(msg)
         return cls(match["chrom"], start, end, match["strand"] or "+", name)
 
     def __str__(self) -> str:
@@ -66,7 +68,7 @@ class Interval:
         """
         if width <= 0:
             msg = f"cannot resize {self} to width {width}"
-            raise ValueError(msg)
+            raise InputError(msg)
         start = self.center - width // 2
         return dataclasses.replace(self, start=start, end=start + width)
 
@@ -94,11 +96,11 @@ class Variant:
     def __post_init__(self) -> None:
         if self.pos < 1:
             msg = f"variant {self.chrom}:{self.pos}:{self.ref}>{self.alt} has position < 1 (VCF positions are 1-based)"
-            raise ValueError(msg)
+            raise InputError(msg)
         for allele in (self.ref, self.alt):
             if not allele or not set(allele.upper()) <= set("ACGTN"):
                 msg = f"variant {self.chrom}:{self.pos}:{self.ref}>{self.alt}: allele {allele!r} is not a DNA sequence"
-                raise ValueError(msg)
+                raise InputError(msg)
         object.__setattr__(self, "ref", self.ref.upper())
         object.__setattr__(self, "alt", self.alt.upper())
 
@@ -108,7 +110,7 @@ class Variant:
         match = _VARIANT_RE.match(text.strip())
         if not match:
             msg = f"cannot parse variant {text!r}; expected chrom:pos:REF>ALT, e.g. chr20:1024:A>C"
-            raise ValueError(msg)
+            raise InputError(msg)
         return cls(match["chrom"], int(match["pos"].replace(",", "").replace("_", "")), match["ref"], match["alt"])
 
     def __str__(self) -> str:

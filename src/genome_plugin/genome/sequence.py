@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from genome_plugin.errors import InputError
+
 __all__ = ["one_hot", "reverse_complement", "apply_variant", "ALPHABET"]
 
 ALPHABET = "ACGT"
@@ -60,11 +62,11 @@ def apply_variant(window: str, window_start: int, ref: str, alt: str, pos: int, 
     offset = pos - 1 - window_start
     if not 0 <= offset < len(window):
         msg = f"variant at {pos} lies outside the window starting at {window_start + 1}"
-        raise ValueError(msg)
+        raise InputError(msg)
     present = window[offset : offset + len(ref)]
     if present.upper() != ref.upper()[: len(present)]:
         msg = f"REF {ref} does not match the reference {present} at position {pos}"
-        raise ValueError(msg)
+        raise InputError(msg)
     shortfall = len(ref) - len(alt)
     if shortfall > len(right_flank):
         right_flank = right_flank + "N" * (shortfall - len(right_flank))

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from genome_plugin.errors import InputError
 from genome_plugin.model.config import HEAD_SPECS, AlphaGenomeConfig
 from genome_plugin.model.heads import JUNCTION_SITE_NAMES
 from genome_plugin.model.metadata import TrackMetadata, read_output_metadata
@@ -181,7 +182,7 @@ def _flatten_haiku(tree: Mapping, prefix: str, out: dict) -> None:
         if not isinstance(leaves, Mapping):
             kind = type(leaves).__name__
             msg = f"official checkpoint: expected Haiku {{module: {{name: array}}}}, got {kind} at {module}"
-            raise ValueError(msg)
+            raise InputError(msg)
         for name, value in leaves.items():
             out[f"{prefix}{module}/{name}"] = np.asarray(value)
 
@@ -196,14 +197,14 @@ def load_official_leaves(source) -> dict[str, np.ndarray]:
         path = Path(source).resolve()
         if not path.exists():
             msg = f"{path}: official checkpoint directory does not exist"
-            raise ValueError(msg)
+            raise InputError(msg)
         import orbax.checkpoint as ocp
 
         try:
             restored = ocp.StandardCheckpointer().restore(path)
         except Exception as err:  # orbax raises many types; the message is what the user needs
             msg = f"{path}: cannot read an Orbax checkpoint ({type(err).__name__}: {err})"
-            raise ValueError(msg) from err
+            raise InputError(msg) from err
         source = restored
     if isinstance(source, Mapping) and all(isinstance(v, (np.ndarray, jax.Array)) for v in source.values()):
         return {str(k): np.asarray(v) for k, v in source.items()}
@@ -213,7 +214,7 @@ def load_official_leaves(source) -> dict[str, np.ndarray]:
         params, state = source
     else:
         msg = "official checkpoint: expected Haiku (params, state), got " + type(source).__name__
-        raise ValueError(msg)
+        raise InputError(msg)
     out: dict[str, np.ndarray] = {}
     _flatten_haiku(params, "", out)
     _flatten_haiku(state, "state/", out)
@@ -236,11 +237,11 @@ def config_from_metadata(metadata: Sequence[TrackMetadata], base: AlphaGenomeCon
             continue
         if len(present) != len(metadata):
             msg = f"track metadata: head {head} is present for some organisms only ({organisms})"
-            raise ValueError(msg)
+            raise InputError(msg)
         if head != "splice_sites_junction" and len(set(present)) > 1:
             widths = dict(zip(organisms, present, strict=True))
             msg = f"track metadata: head {head} has different widths per organism {widths}"
-            raise ValueError(msg)
+            raise InputError(msg)
         counts[head] = max(present)
     tissues = (
         tuple(m.num_tracks("splice_sites_junction") for m in metadata) if "splice_sites_junction" in counts else ()
@@ -253,7 +254,7 @@ def _to_our_shape(official: str, value: np.ndarray, target_shape: tuple) -> np.n
     expected = official_shape(official, target_shape)
     if tuple(value.shape) != expected:
         msg = f"official leaf {official} has shape {tuple(value.shape)}, expected {expected}"
-        raise ValueError(msg)
+        raise InputError(msg)
     return value.reshape(target_shape)
 
 
@@ -271,7 +272,7 @@ def model_from_official(
         if leftover:
             parts.append(f"{len(leftover)} left over (e.g. {', '.join(leftover[:5])})")
         msg = f"official checkpoint does not match the {config.name} config: " + "; ".join(parts)
-        raise ValueError(msg)
+        raise InputError(msg)
 
     abstract = nnx.eval_shape(lambda: AlphaGenome(config, rngs=nnx.Rngs(0)))
     flat = dict(nnx.to_flat_state(nnx.state(abstract)))
@@ -295,7 +296,7 @@ def model_from_official(
             means = np.ones(flat[path].shape, np.float32)
         if means.shape != tuple(flat[path].shape):
             msg = f"track metadata for {head}: nonzero_mean has shape {means.shape}, expected {tuple(flat[path].shape)}"
-            raise ValueError(msg)
+            raise InputError(msg)
         values[path] = jnp.asarray(means)
 
     unfilled = sorted("/".join(map(str, p)) for p in set(flat) - set(values))
@@ -348,7 +349,7 @@ def convert_official(
     tables = [_as_metadata(m) for m in metadata]
     if not tables:
         msg = "convert_official needs the track metadata of every organism (one textproto per organism)"
-        raise ValueError(msg)
+        raise InputError(msg)
     config = config_from_metadata(tables, base_config)
     model = model_from_official(load_official_leaves(checkpoint), config, tables)
     return save_model(model, out_dir, metadata=tables, version=version, source="converted from official AlphaGenome")

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from genome_plugin.errors import InputError
+
 __all__ = [
     "ORGANISM_NAMES",
     "OUTPUT_TYPE_TO_HEAD",
@@ -76,7 +78,7 @@ def _unescape(body: str) -> str:
             i += 2 + len(digits)
         else:
             msg = f"unsupported escape \\{nxt} in text protobuf string"
-            raise ValueError(msg)
+            raise InputError(msg)
     return out.decode("utf-8")
 
 
@@ -106,7 +108,7 @@ def parse_textproto(text: str, *, source: str = "<text>") -> dict:
                 break
             line = text.count("\n", 0, pos) + 1
             msg = f"{source}: cannot parse text protobuf at line {line}: {text[pos : pos + 40]!r}"
-            raise ValueError(msg)
+            raise InputError(msg)
         pos = m.end()
         kind = m.lastgroup
         if kind == "comment" or kind is None:
@@ -124,7 +126,7 @@ def parse_textproto(text: str, *, source: str = "<text>") -> dict:
                 return message, i + 1
             if kind != "word":
                 msg = f"{where(offset)}: expected a field name, got {value!r}"
-                raise ValueError(msg)
+                raise InputError(msg)
             name = value
             i += 1
             if i < len(tokens) and tokens[i][1] == ":":
@@ -144,12 +146,12 @@ def parse_textproto(text: str, *, source: str = "<text>") -> dict:
                 i += 1
             else:
                 msg = f"{where(offset)}: unexpected {value!r} after field {name!r}"
-                raise ValueError(msg)
+                raise InputError(msg)
             if i < len(tokens) and tokens[i][1] in (",", ";"):
                 i += 1
         if closing is not None:
             msg = f"{source}: unterminated message (missing {closing!r})"
-            raise ValueError(msg)
+            raise InputError(msg)
         return message, i
 
     message, _ = parse_message(0, None)
@@ -211,26 +213,26 @@ def read_output_metadata(path: str | Path) -> TrackMetadata:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         msg = f"{path}: cannot read track metadata ({err.strerror})"
-        raise ValueError(msg) from err
+        raise InputError(msg) from err
     message = parse_textproto(text, source=str(path))
     if "output_metadata" not in message:
         msg = f"{path}: no output_metadata entries; is this an OutputMetadataResponse textproto?"
-        raise ValueError(msg)
+        raise InputError(msg)
     organism = next((name for key, name in ORGANISM_NAMES.items() if key in path.name), None)
     if organism is None:
         msg = f"{path}: cannot tell the organism from the file name (expected one of {sorted(ORGANISM_NAMES)})"
-        raise ValueError(msg)
+        raise InputError(msg)
     tables = {}
     for entry in message["output_metadata"]:
         output_type = _first(entry, "output_type", "")
         head = OUTPUT_TYPE_TO_HEAD.get(output_type)
         if head is None:
             msg = f"{path}: unknown output_type {output_type!r}"
-            raise ValueError(msg)
+            raise InputError(msg)
         container = _first(entry, "tracks") or _first(entry, "junctions") or {}
         rows = [_track_row(meta) for meta in container.get("metadata", [])]
         if not rows:
             msg = f"{path}: output type {output_type} has no tracks"
-            raise ValueError(msg)
+            raise InputError(msg)
         tables[head] = pd.DataFrame(rows)
     return TrackMetadata(organism, tables)

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from genome_plugin.errors import InputError
 from genome_plugin.scoring.base import Scorer
 from genome_plugin.scoring.center_mask import CENTER_MASK_OUTPUTS, CENTER_MASK_WIDTHS, Aggregation, CenterMask
 from genome_plugin.scoring.contact_map import ContactMap
@@ -105,7 +106,7 @@ def resolve_scorers(names: Iterable[str | Any], registry: Mapping[str, Any]) -> 
         if found is None:
             known = ", ".join(sorted(n for n, s in registry.items() if isinstance(s, ScorerPreset)))
             msg = f"unknown scorer {item!r}; see --list-scorers (presets: {known or 'none'})"
-            raise ValueError(msg)
+            raise InputError(msg)
         if isinstance(found, ScorerPreset):
             for member in found.members:
                 if member not in registry:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from genome_plugin.errors import InputError
 from genome_plugin.scoring.base import Scorer, ScoreResult, ScoringContext
 from genome_plugin.tracks import OutputType
 
@@ -53,7 +54,7 @@ class Aggregation(enum.Enum):
             if key == member.value:
                 return member
         msg = f"unknown aggregation {value!r}; choose from {', '.join(m.value for m in cls)}"
-        raise ValueError(msg)
+        raise InputError(msg)
 
 
 def aggregate(ref: np.ndarray, alt: np.ndarray, aggregation: Aggregation) -> np.ndarray:

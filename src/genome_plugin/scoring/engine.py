@@ -99,10 +99,10 @@ def parse_chunk(text: str | tuple[int, int] | None) -> tuple[int, int] | None:
         i, n = (int(x) for x in str(text).split("/"))
     except ValueError:
         msg = f"cannot parse chunk {text!r}; expected i/n such as 2/8"
-        raise ValueError(msg) from None
+        raise InputError(msg) from None
     if not 1 <= i <= n:
         msg = f"chunk {text!r}: need 1 <= i <= n"
-        raise ValueError(msg)
+        raise InputError(msg)
     return i, n
 
 
@@ -345,7 +345,7 @@ def score_variants(
     out_dir.mkdir(parents=True, exist_ok=True)
     if batch_size < 1 or checkpoint_every < 1 or top_n < 0:
         msg = "batch_size and checkpoint_every must be >= 1 and top_n >= 0"
-        raise ValueError(msg)
+        raise InputError(msg)
     chunk = parse_chunk(chunk)
     region_interval = _parse_region(region)
     plan = _plan(model, scorers, organism=organism, annotation=annotation, track_query=track_query)
@@ -354,7 +354,7 @@ def score_variants(
     stride = window_stride if window_stride is not None else max(coarsest, (length // 16) // coarsest * coarsest)
     if stride < 1:
         msg = f"window_stride must be >= 1, got {stride}"
-        raise ValueError(msg)
+        raise InputError(msg)
     entries = _entries(vcf, reference, max_allele_length=max_allele_length, region=region_interval, chunk=chunk)
     predictor = Predictor(model, organism=organism, requests=plan.requests, batch_size=batch_size,
                           rc_average=rc_average, progress=False)

@@ -345,7 +345,7 @@ class _Row:
 def _check_distance(distance: int) -> None:
     if not 0 <= distance <= MAX_DISTANCE:
         msg = f"distance must be 0..{MAX_DISTANCE} bp (as the original tool's -D), got {distance}"
-        raise ValueError(msg)
+        raise InputError(msg)
 
 
 def _plan_rows(

@@ -9,6 +9,7 @@ from typing import Any
 
 import anndata as ad
 
+from genome_plugin.errors import InputError
 from genome_plugin.writers.base import Writer
 
 __all__ = ["Writer", "resolve_writers", "write_results"]
@@ -26,7 +27,7 @@ def resolve_writers(names: Iterable[str]) -> list[Any]:
         key = aliases.get(key, key)
         if key not in writers:
             msg = f"unknown output format {name!r}; formats: {', '.join(sorted(writers))}"
-            raise ValueError(msg)
+            raise InputError(msg)
         found.append(writers[key])
     return found
 

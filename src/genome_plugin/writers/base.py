@@ -23,6 +23,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from genome_plugin.errors import InputError
 from genome_plugin.genome.reference import Reference
 
 __all__ = ["Writer", "chrom_sizes", "file_part", "kind_of", "layers_to_write", "sorted_bins", "track_stems"]
@@ -52,7 +53,7 @@ class Writer(abc.ABC):
         kind = kind_of(adata)
         if kind not in self.kinds:
             msg = f"the {self.name} writer cannot write {kind} results (it writes {', '.join(self.kinds)})"
-            raise ValueError(msg)
+            raise InputError(msg)
         return kind
 
     def __repr__(self) -> str:
@@ -121,7 +122,7 @@ def sorted_bins(adata: ad.AnnData, sizes: dict[str, int], *, label: str) -> np.n
     unknown = sorted(set(chroms) - set(order_of))
     if unknown:
         msg = f"{label}: chromosome {unknown[0]} is not in the reference FASTA"
-        raise ValueError(msg)
+        raise InputError(msg)
     starts = obs["start"].to_numpy(dtype=np.int64)
     ends = obs["end"].to_numpy(dtype=np.int64)
     limit = np.array([sizes[c] for c in chroms], dtype=np.int64)

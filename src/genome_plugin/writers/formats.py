@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from genome_plugin.adata import write_h5ad
+from genome_plugin.errors import InputError
 from genome_plugin.genome.reference import Reference
 from genome_plugin.writers.base import Writer, chrom_sizes, layers_to_write, sorted_bins, track_stems
 
@@ -145,7 +146,7 @@ class CoolWriter(Writer):
             chrom = str(obs["chrom"].iloc[rows[0]])
             if chrom not in sizes:
                 msg = f"{basename}{self.suffix}: chromosome {chrom} is not in the reference FASTA"
-                raise ValueError(msg)
+                raise InputError(msg)
             start1 = obs["start1"].to_numpy(dtype=np.int64)[rows]
             start2 = obs["start2"].to_numpy(dtype=np.int64)[rows]
             if (start1 % resolution).any():
@@ -208,7 +209,7 @@ class PngWriter(Writer):
         if kind == "variant_scores":
             if "offset" not in adata.obs.columns:
                 msg = "the png writer plots ISM results; for variant scores use the scoring plots"
-                raise ValueError(msg)
+                raise InputError(msg)
             stems = track_stems(adata.var)
             if len(stems) > MAX_LOGOS:
                 log.info("ISM logos drawn for the first %d of %d tracks (narrow them with --tracks)", MAX_LOGOS,
