@@ -443,3 +443,36 @@ def test_empty_model_card_says_what_is_missing(tmp_path, capfd):
     (checkpoint / "model_card.json").write_text("{}")
     err = _predict_with_checkpoint(tmp_path, capfd, checkpoint)
     assert f"{checkpoint / 'model_card.json'}: model card has no 'config' object" in err
+
+
+# --- item 15: merge, convert-weights --metadata, --sequence-length ------------------------------------------
+
+
+def test_merge_names_a_file_that_is_not_h5ad(tmp_path, capfd):
+    vcf_copy = tmp_path / "scores.h5ad"
+    vcf_copy.write_bytes(VARIANTS.read_bytes())
+    err = _cli_error(capfd, ["merge", str(vcf_copy), "--out", str(tmp_path / "merged.h5ad")])
+    assert f"{vcf_copy}: not an h5ad file" in err
+
+
+def test_merge_names_an_h5ad_from_elsewhere(tmp_path, capfd):
+    foreign = tmp_path / "foreign.h5ad"
+    ad.AnnData(np.zeros((2, 3), dtype=np.float32)).write_h5ad(foreign)
+    err = _cli_error(capfd, ["merge", str(foreign), "--out", str(tmp_path / "merged.h5ad")])
+    assert f"{foreign}: not an h5ad file written by genome-plugin" in err
+
+
+def test_convert_weights_names_random_metadata_bytes(tmp_path, capfd):
+    metadata = tmp_path / "human_metadata.textproto"
+    metadata.write_bytes(b"output_metadata {\n" + bytes(range(128, 256)))
+    err = _cli_error(capfd, ["convert-weights", str(tmp_path / "none"), "--metadata", str(metadata),
+                             "--out", str(tmp_path / "out")])
+    assert f"{metadata}, line 2: byte 0x80 is not UTF-8" in err
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--sequence-length", "-5"), ("--window-stride", "0"),
+                                             ("--batch-size", "0"), ("--checkpoint-every", "-1")])
+def test_score_names_a_bad_number_option(tmp_path, guanine, capfd, flag, value):
+    err = _cli_error(capfd, ["-q", "score", "--model", guanine, "--fasta", str(CHR20), "--vcf", str(VARIANTS),
+                             "--scorer", SCORER, flag, value, "--out", str(tmp_path / "out")])
+    assert f"{flag} {value}: must be at least 1" in err

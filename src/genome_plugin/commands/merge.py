@@ -64,13 +64,33 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
+def _read(path: str | os.PathLike[str], read_h5ad: Any) -> Any:
+    """One input, or a one-line error naming it (h5py and anndata say neither which file nor what it is)."""
+    if not os.path.isfile(path):
+        raise InputError("h5ad file not found", path=path)
+    with open(path, "rb") as handle:
+        signature = handle.read(8)
+    if signature != b"\x89HDF\r\n\x1a\n":
+        raise InputError("not an h5ad file (no HDF5 signature); merge takes h5ad files written by genome-plugin",
+                         path=path)
+    try:
+        return read_h5ad(path)
+    except InputError as err:
+        if err.path is not None:
+            raise
+        raise InputError(f"not an h5ad file written by genome-plugin ({err})", path=path) from err
+    except (OSError, KeyError, ValueError, TypeError) as err:
+        message = str(err).splitlines()[0] if str(err) else ""
+        raise InputError(f"cannot read as h5ad ({type(err).__name__}: {message})", path=path) from err
+
+
 def merge_h5ad(paths: Sequence[str | os.PathLike[str]]):
     """Merge h5ad chunk files (see the module docstring) into one validated AnnData."""
     import anndata as ad
 
     from genome_plugin.adata import read_h5ad
 
-    parts = [(str(p), read_h5ad(p)) for p in paths]
+    parts = [(str(p), _read(p, read_h5ad)) for p in paths]
     parts.sort(key=lambda item: _chunk_index(item[1].uns["genome_plugin"]))  # stable: given order otherwise
     first_path, first = parts[0]
     meta0 = first.uns["genome_plugin"]

@@ -82,6 +82,14 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         msg = f"{', '.join(missing)} required (or --list-scorers)"
         raise InputError(msg)
+    for flag, value, least in (
+        ("--sequence-length", args.sequence_length, 1), ("--window-stride", args.window_stride, 1),
+        ("--batch-size", args.batch_size, 1), ("--checkpoint-every", args.checkpoint_every, 1),
+        ("--top-n", args.top_n, 0), ("--max-allele-length", args.max_allele_length, 1),
+    ):
+        if value is not None and value < least:
+            msg = f"{flag} {value}: must be at least {least}"
+            raise InputError(msg)
     check_track_filter(args)
     from genome_plugin.genome import Reference, read_gtf
     from genome_plugin.scoring.engine import score_variants

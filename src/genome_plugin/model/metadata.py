@@ -210,10 +210,17 @@ def read_output_metadata(path: str | Path) -> TrackMetadata:
     """Read one official ``OutputMetadataResponse`` textproto into per-head track tables."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as err:
         msg = f"{path}: cannot read track metadata ({err.strerror})"
         raise InputError(msg) from err
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        msg = (f"{path}, line {line}: byte 0x{data[err.start]:02x} is not UTF-8 text; --metadata takes the official "
+               "OutputMetadataResponse textprotos")
+        raise InputError(msg) from None
     message = parse_textproto(text, source=str(path))
     if "output_metadata" not in message:
         msg = f"{path}: no output_metadata entries; is this an OutputMetadataResponse textproto?"
