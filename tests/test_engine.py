@@ -147,7 +147,8 @@ def test_awkward_vcf_records_in_equal_records_out(tmp_path, model, annotation):
         pairs = list(dict.fromkeys(zip(adata.obs["record"], adata.obs["allele"])))
         assert pairs == [(r, a) for r, a, _, _ in expected]
         first = adata.obs.drop_duplicates(["record", "allele"])
-        assert list(first["reason"]) == [reason for *_, reason in expected] or name.startswith("gene")
+        assert list(first["reason"]) == [_expected_reason(name, row, reason, annotation)
+                                         for row, (*_, reason) in zip(first.itertuples(), expected)]
         unscored = (adata.obs["reason"] != "").to_numpy()
         assert np.isnan(adata.X[unscored]).all()
         assert adata.uns["genome_plugin"]["scorer"]["name"] == name
@@ -158,6 +159,27 @@ def test_awkward_vcf_records_in_equal_records_out(tmp_path, model, annotation):
         assert len(got) == len(expected), name
     reasons = tsv.drop_duplicates(["vcf_record", "variant_id"]).set_index("vcf_record")
     assert (reasons.loc[reasons["variant_id"].str.contains("<DEL>"), "reason"].str.contains("symbolic")).all()
+
+
+def _expected_reason(scorer: str, row, vcf_reason: str, annotation) -> str:
+    """The reason an entry should carry: the VCF's, or for a gene scorer "no gene" where the GTF has none for it.
+
+    gene_mask_splicing takes the genes whose body overlaps the variant; gene_mask_lfc those with a transcript
+    start (TSS: start on +, end - 1 on -) inside the scored window.
+    """
+    if vcf_reason or not scorer.startswith("gene"):
+        return vcf_reason
+    if scorer.startswith("gene_mask_splicing"):
+        g = annotation.genes
+        start = int(row.pos) - 1
+        end = start + max(len(row.ref), len(row.alt))
+        found = ((g["chrom"] == row.chrom) & (g["start"] < end) & (g["end"] > start)).any()
+    else:
+        window_start, window_end = (int(x) for x in row.scored_interval.split(":")[1].split("-"))
+        t = annotation.transcripts
+        tss = t["start"].where(t["strand"] == "+", t["end"] - 1)
+        found = ((t["chrom"] == row.chrom) & (tss >= window_start) & (tss < window_end)).any()
+    return "" if found else "no gene in reach of the variant"
 
 
 def test_scores_equal_a_direct_computation(tmp_path, model):
@@ -384,9 +406,10 @@ def test_killed_run_resumes_without_loss_or_double_scoring(tmp_path, model, anno
 
 
 class JunctionModel(ToyModel):
-    """ToyModel plus junctions: two fixed introns whose counts are the number of G bases they span."""
+    """ToyModel plus junctions as the contract asks: its own sites (donor+ at window offset 100, acceptor+ at 8000)
+    and the annotated sites the engine passes, inside the engine's site mask; an intron's counts are its G bases."""
 
-    INTRONS = pd.DataFrame({"start": [100, 300], "end": [8000, 7000], "strand": ["+", "-"]})
+    calls: list = []
 
     def output_types(self):
         return (*super().output_types(), OutputType.SPLICE_JUNCTIONS)
@@ -399,28 +422,50 @@ class JunctionModel(ToyModel):
     def resolutions(self, output_type):
         return (1,) if output_type is OutputType.SPLICE_JUNCTIONS else super().resolutions(output_type)
 
-    def junctions(self, ref_onehot, alt_onehot, *, organism="human"):
+    def junctions(self, ref_onehot, alt_onehot, *, organism="human", site_mask=None, annotated_sites=None):
+        JunctionModel.calls.append((site_mask, annotated_sites))
+        donors = sorted(d for d in {100, *np.flatnonzero(annotated_sites[:, 0])} if site_mask[d])
+        acceptors = sorted(a for a in {8000, *np.flatnonzero(annotated_sites[:, 1])} if site_mask[a])
+        introns = [(d + 1, a) for d in donors for a in acceptors if d + 1 < a]  # + strand: [donor + 1, acceptor)
+
         def counts(onehot):
-            g = np.array([onehot[s:e, 2].sum() for s, e in zip(self.INTRONS["start"], self.INTRONS["end"])])
+            g = np.array([onehot[s:e, 2].sum() for s, e in introns])
             return np.stack([g, 2 * g], axis=1)
 
-        return self.INTRONS.copy(), counts(ref_onehot), counts(alt_onehot)
+        table = pd.DataFrame(introns, columns=["start", "end"]).assign(strand="+")
+        return table, counts(ref_onehot), counts(alt_onehot)
 
 
 def test_junction_scorer_through_the_engine(tmp_path, annotation):
+    JunctionModel.calls.clear()
     run = _run(JunctionModel(), VARIANTS, tmp_path, annotation, scorers=["splice_junction"], region="chr20:50000-51000")
     adata = ad.read_h5ad(run.h5ad["splice_junction"])
-    obs = adata.obs[adata.obs["reason"] == ""]
+    scored = (adata.obs["reason"] == "").to_numpy()
+    obs = adata.obs[scored]
     assert list(obs["variant_id"]) == ["chr20:50695:A>G", "chr20:50793:G>A"]
-    assert set(obs["gene_name"]) == {"ACSS2"}  # + strand gene: only the + intron counts
-    window_start = int(obs["scored_interval"].iloc[0].split(":")[1].split("-")[0])
-    assert list(obs["junction_Start"].astype(int)) == [window_start + 100] * 2
-    assert list(obs["junction_End"].astype(int)) == [window_start + 8000] * 2
+    assert set(obs["gene_name"]) == {"ACSS2"}
+    starts = [int(w.split(":")[1].split("-")[0]) for w in obs["scored_interval"]]
+    # the engine's site mask is ACSS2's body (GTF 44238-95765, 0-based [44237, 95765)): the whole window; the
+    # annotated sites in the window are exon 2's first base (acceptor+, GTF 50597 -> 0-based 50596) and last base
+    # (donor+, GTF 50792 -> 0-based 50791)
+    for (site_mask, annotated), start in zip(JunctionModel.calls, starts, strict=True):
+        assert site_mask.all()
+        assert np.argwhere(annotated).tolist() == [[50596 - start, 1], [50791 - start, 0]]
+    # junctions: donor 100 -> acceptor 50596 and 8000, donor 50791 -> 8000 (50791 -> 50596 has start > end).
+    # A>G at 0-based 50694 lies only in [start + 101, start + 8000): that one changes, |ln (g + 1) - ln g|.
+    # G>A at 0-based 50792 (the intron's first base) lies in [start + 101, start + 8000) and [50792, start + 8000):
+    # both lose a G, the shorter (fewer Gs) by more, |ln (g - 1) - ln g|, so its junction is picked.
     reference = Reference(FASTA)
-    g = reference.fetch(chrom="chr20", start=window_start + 100, end=window_start + 8000).count("G")
-    # A>G gains a G in the intron, G>A loses one: |ln(g +- 1) - ln(g)| in both tracks (the second counts 2g)
-    expected = [[np.log((g + 1) / g)] * 2, [np.log(g / (g - 1))] * 2]
-    np.testing.assert_allclose(adata.X[(adata.obs["reason"] == "").to_numpy()], expected, rtol=1e-5)
+
+    def g_count(lo, hi):
+        return reference.fetch(chrom="chr20", start=lo, end=hi).count("G")
+
+    first, second = starts
+    assert list(obs["junction_Start"].astype(int)) == [first + 101, 50792]
+    assert list(obs["junction_End"].astype(int)) == [first + 8000, second + 8000]
+    g1, g2 = g_count(first + 101, first + 8000), g_count(50792, second + 8000)
+    expected = [[np.log((g1 + 1) / g1)] * 2, [np.log(g2 / (g2 - 1))] * 2]  # the second track counts 2g: same ratio
+    np.testing.assert_allclose(adata.X[scored], expected, rtol=1e-5)
 
 
 def test_vcf_values_are_percent_encoded():

@@ -43,8 +43,20 @@ def test_recommended_scorers_run_on_the_tiny_model(awkward_runs, tiny):
     run = awkward_runs[0]
     ran = set(run.h5ad)
     assert ran | set(run.skipped_scorers) == set(RECOMMENDED)
-    # the architecture predicts every output type; junctions need the model's junctions() method
-    assert set(run.skipped_scorers) == (set() if callable(getattr(tiny, "junctions", None)) else {"splice_junction"})
+    # the architecture predicts every output type and AlphaGenomeModel has junctions(): nothing is skipped
+    assert dict(run.skipped_scorers) == {}
+    # junction rows: each inside its gene's body (SDK coordinates: [junction_Start, junction_End) is the intron),
+    # scores finite on the gene's strand and NaN on the other's
+    junctions = ad.read_h5ad(run.h5ad["splice_junction"])
+    scored = (junctions.obs["reason"] == "").to_numpy() & junctions.obs["gene_id"].notna().to_numpy()
+    assert scored.any()
+    genes = read_gtf(TEST_DATA / "genes.gtf").genes.set_index("gene_id")
+    strands = junctions.var["strand"].astype(str).to_numpy()
+    for (_, row), values in zip(junctions.obs[scored].iterrows(), junctions.X[scored]):
+        gene = genes.loc[row["gene_id"]]
+        assert gene["start"] < int(row["junction_Start"]) < int(row["junction_End"]) < gene["end"]
+        assert np.isfinite(values[strands == gene["strand"]]).all()
+        assert np.isnan(values[(strands != gene["strand"]) & (strands != ".")]).all()
     for name in ("center_mask_dnase_501_diff_log2_sum", "center_mask_chip_histone_2001_active_sum", "contact_map"):
         adata = ad.read_h5ad(run.h5ad[name])
         scored = (adata.obs["reason"] == "").to_numpy()

@@ -7,7 +7,6 @@ import json
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
 import pytest
 from flax import nnx
 
@@ -212,55 +211,93 @@ def test_adapter_contract_and_selection(tiny_model, forward):
     assert adapter.card()["preset"] == "tiny"
 
 
-@pytest.fixture(scope="module")
-def every_site_adapter():
-    """The tiny preset with a splice-site threshold of 0, so that every class has its top-k sites selected
-    (random weights put few sites above the official 0.1)."""
-    import dataclasses
-
+def test_junction_sites_as_the_sdk_chooses_them(tiny_model):
     from genome_plugin.model.adapter import AlphaGenomeModel
 
-    config = dataclasses.replace(TINY, heads=dataclasses.replace(TINY.heads, splice_site_threshold=0.0))
-    return AlphaGenomeModel(init_on_host(config, seed=1), input_lengths=None)
-
-
-def test_junctions_table_and_counts_at_ref_sites(every_site_adapter):
-    adapter = every_site_adapter
+    adapter = AlphaGenomeModel(tiny_model, input_lengths=None)  # threshold 0.1, 16 sites per class
     k = TINY.heads.num_splice_sites
+    ref, alt = np.zeros((64, 5), np.float32), np.zeros((64, 5), np.float32)
+    ref[10, 0] = 0.9  # donor+ on REF
+    ref[40, 1], alt[40, 1] = 0.8, 0.05  # acceptor+: the larger of the two counts
+    ref[30, 2], ref[33, 2] = 0.11, 0.09  # donor-: above and below the 0.1 threshold
+    ref[55, 0] = 0.95  # outside the mask: never chosen
+    alt[25, 0] = 0.7  # a donor+ only ALT predicts: chosen, so the junctions it makes are scored
+    annotated = np.zeros((64, 4), bool)
+    annotated[5, 3] = annotated[50, 2] = True  # annotated acceptor- and donor-: always chosen
+    mask = np.ones(64, bool)
+    mask[55] = False
+
+    def padded(*positions):
+        return list(positions) + [-1] * (k - len(positions))
+
+    sites = adapter.junction_sites(ref, alt, site_mask=mask, annotated_sites=annotated)
+    assert sites.tolist() == [padded(10, 25), padded(40), padded(30, 50), padded(5)]
+    # REF alone (the old choice) misses the ALT-only donor at 25
+    assert adapter.junction_sites(ref, ref, site_mask=mask).tolist()[0] == padded(10)
+    # more candidates than k: the k most probable, in position order
+    many = np.zeros((64, 5), np.float32)
+    many[:20, 0] = 0.2 + 0.01 * np.arange(20)  # positions 4..19 are the 16 most probable
+    assert adapter.junction_sites(many, many)[0].tolist() == list(range(4, 20))
+
+
+def test_junctions_at_sites_of_ref_and_alt_with_sdk_coordinates():
+    from genome_plugin.model.adapter import AlphaGenomeModel
+
+    model = init_on_host(TINY, seed=1)  # threshold 0.1, 16 sites per class
+    adapter = AlphaGenomeModel(model, input_lengths=None)
+    k, threshold = TINY.heads.num_splice_sites, TINY.heads.splice_site_threshold
     ref = np.asarray(_onehot(1, 4096, seed=7))[0]
     alt = ref.copy()
     alt[2000:2010] = alt[2000:2010][:, [1, 2, 3, 0]]  # a 10 bp MNV
-    table, ref_counts, alt_counts = adapter.junctions(ref, alt)
+    mask = np.zeros(4096, bool)
+    mask[2100:2200] = True  # where these random weights give ALT acceptor- sites that REF lacks
+    annotated = np.zeros((4096, 4), bool)
+    annotated[2105, 0] = annotated[2195, 2] = True  # the random weights predict no donor+ and few donor- sites
+    table, ref_counts, alt_counts = adapter.junctions(ref, alt, site_mask=mask, annotated_sites=annotated)
     tracks = adapter.tracks(OutputType.SPLICE_JUNCTIONS).df
     assert ref_counts.shape == alt_counts.shape == (len(table), len(tracks))
-    counts, sites = adapter.predict_junctions(ref[None])
-    counts, sites = counts[0], sites[0]
-    # every ordered donor->acceptor pair of each strand is one junction
-    plus = [(d, a) for d in sites[0] for a in sites[1] if 0 <= d < a]
-    minus = [(d, a) for d in sites[2] for a in sites[3] if 0 <= a < d]
-    assert len(table) == len(plus) + len(minus) > 0
-    on_plus = table[table["strand"] == "+"]
-    assert sorted(zip(on_plus["start"], on_plus["end"])) == sorted((d, a + 1) for d, a in plus)
-    on_minus = table[table["strand"] == "-"]
-    assert sorted(zip(on_minus["start"], on_minus["end"])) == sorted((a, d + 1) for d, a in minus)
-    # REF counts are the junction head's at those sites; the other strand's tracks are 0
-    scale = 1e-5 * float(np.abs(counts).max())  # batch 2 vs batch 1 sums in another order on the CPU
-    for strand, (donor_row, acceptor_row) in (("+", (0, 1)), ("-", (2, 3))):
-        rows = np.flatnonzero(table["strand"].to_numpy() == strand)
-        on_strand = (tracks["strand"] == strand).to_numpy()
-        d_index = {int(s): i for i, s in enumerate(sites[donor_row])}
-        a_index = {int(s): i for i, s in enumerate(sites[acceptor_row])}
-        for row in rows[:5]:
-            start, end = int(table["start"].iloc[row]), int(table["end"].iloc[row])
-            d, a = (start, end - 1) if strand == "+" else (end - 1, start)
-            np.testing.assert_allclose(ref_counts[row, on_strand], counts[d_index[d], a_index[a], on_strand],
-                                       rtol=1e-5, atol=scale)
-            assert np.all(ref_counts[row, ~on_strand] == 0)
-    # ALT is read at the same (REF) sites: same table, other counts; an unchanged ALT gives REF's counts
+
+    # the sites, chosen here by hand from the network's own splice-site probabilities
+    organism = jnp.zeros((1,), jnp.int32)
+    embed = nnx.jit(lambda m, x: m.embed(x, organism))
+    classify = nnx.jit(lambda m, e: m.heads["splice_sites_classification"](e, organism)["predictions"])
+    ref_emb, alt_emb = embed(model, jnp.asarray(ref)[None]), embed(model, jnp.asarray(alt)[None])
+    ref_p = np.asarray(classify(model, ref_emb), np.float32)[0, :, :4]
+    alt_p = np.asarray(classify(model, alt_emb), np.float32)[0, :, :4]
+
+    def top(probs):  # per class: the 16 most probable positions in the mask at or above 0.1, in position order
+        masked = np.where(mask[:, None], probs, 0.0)
+        return [sorted(p for p in np.argsort(-masked[:, c], kind="stable")[:k].tolist() if masked[p, c] >= threshold)
+                for c in range(4)]
+
+    sites = top(np.maximum(np.maximum(ref_p, alt_p), annotated))
+    assert 2105 in sites[0] and 2195 in sites[2]
+    alt_only = set(sites[3]) - set(top(ref_p)[3])
+    assert alt_only and all(ref_p[p, 3] < threshold for p in alt_only)  # acceptors- that only ALT creates
+    # every donor x acceptor pair with start < end, in the SDK's coordinates (donor = last exon base,
+    # acceptor = first exon base): + start = donor + 1, end = acceptor; - start = acceptor + 1, end = donor
+    expected = [(d + 1, a, "+", i, j) for i, d in enumerate(sites[0]) for j, a in enumerate(sites[1]) if d + 1 < a]
+    expected += [(a + 1, d, "-", i, j) for i, d in enumerate(sites[2]) for j, a in enumerate(sites[3]) if a + 1 < d]
+    got = list(table[["start", "end", "strand", "donor_rank", "acceptor_rank"]].itertuples(index=False, name=None))
+    assert got == expected
+    assert any(strand == "-" and start - 1 in alt_only for start, _, strand, _, _ in got)  # a junction ALT creates
+
+    # both alleles' counts are the junction head's at those same sites; the other strand's tracks are 0
+    heads = nnx.jit(lambda m, e, p: m.predict_junctions(e["embeddings_1bp"], p, organism)["predictions"])
+    positions = jnp.asarray([c + [-1] * (k - len(c)) for c in sites], jnp.int32)[None]  # -1 pads, as the head takes
+    for counts, emb in ((ref_counts, ref_emb), (alt_counts, alt_emb)):
+        head = np.asarray(heads(model, emb, positions))[0]  # [K, K, tracks]
+        for strand in ("+", "-"):
+            on = (tracks["strand"] == strand).to_numpy()
+            rows = np.flatnonzero(table["strand"].to_numpy() == strand)
+            d, a = table["donor_rank"].to_numpy()[rows], table["acceptor_rank"].to_numpy()[rows]
+            np.testing.assert_allclose(counts[rows][:, on], head[d, a][:, on], rtol=1e-5,
+                                       atol=1e-5 * float(np.abs(head).max()))
+            assert np.all(counts[rows][:, ~on] == 0)
     assert not np.allclose(ref_counts, alt_counts)
-    same_table, same_ref, same_alt = adapter.junctions(ref, ref)
-    pd.testing.assert_frame_equal(same_table, table)
-    np.testing.assert_array_equal(same_alt, same_ref)
-    assert k == sites.shape[1]
+    _, same_ref, same_alt = adapter.junctions(ref, ref, site_mask=mask, annotated_sites=annotated)
+    np.testing.assert_array_equal(same_alt, same_ref)  # an unchanged ALT scores exactly 0
     with pytest.raises(ValueError, match="differ in length"):
         adapter.junctions(ref, ref[:-1])
+    with pytest.raises(ValueError, match="site_mask must have shape"):
+        adapter.junctions(ref, ref, site_mask=mask[:-1])

@@ -93,7 +93,8 @@ class AlphaGenomeModel(SequenceModel):
                     df.iloc[real].reset_index(drop=True), source=f"{self.name} {head} ({organism})"
                 )
         self._compiled = nnx.jit(self._forward, static_argnames=("heads", "wanted"))
-        self._compiled_junctions = nnx.jit(self._junction_forward)
+        self._compiled_embed = nnx.jit(self._junction_embed)
+        self._compiled_counts = nnx.jit(self._junction_counts)
 
     # ------------------------------------------------------------------------------- constructors
     @classmethod
@@ -232,33 +233,68 @@ class AlphaGenomeModel(SequenceModel):
         )
         return np.asarray(counts, np.float32), np.asarray(sites, np.int32)
 
-    def _junction_forward(self, model, onehot, organism_index, channels, sites=None):
-        """Junction counts of one window at ``sites`` [1, 4, K], or at the sites it selects itself when None.
-
-        REF and ALT go through separately (batch 1 each): on the CPU a batch row's sums depend on its place in the
-        batch, and an ALT equal to REF must score exactly 0.
-        """
-        heads = self.config.heads
+    def _junction_embed(self, model, onehot, organism_index):
+        """1 bp embeddings and splice-site probabilities [1, S, 5] of one window."""
         with jax.default_matmul_precision(self.config.precision.matmul_precision):
             embeddings = model.embed(onehot, organism_index)
-            if sites is None:
-                probs = model.heads["splice_sites_classification"](embeddings, organism_index)["predictions"]
-                sites = select_splice_sites(probs, k=heads.num_splice_sites, threshold=heads.splice_site_threshold)
-            counts = model.predict_junctions(embeddings["embeddings_1bp"], sites, organism_index, channels)
-        return counts["predictions"], sites
+            probs = model.heads["splice_sites_classification"](embeddings, organism_index)["predictions"]
+        return embeddings["embeddings_1bp"], probs
+
+    def _junction_counts(self, model, embeddings_1bp, sites, organism_index, channels):
+        """Junction counts [1, K, K, T] at ``sites`` [1, 4, K]."""
+        with jax.default_matmul_precision(self.config.precision.matmul_precision):
+            return model.predict_junctions(embeddings_1bp, sites, organism_index, channels)["predictions"]
+
+    def junction_sites(
+        self,
+        ref_probs: np.ndarray,
+        alt_probs: np.ndarray,
+        *,
+        site_mask: np.ndarray | None = None,
+        annotated_sites: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Splice sites [4, K] (donor+, acceptor+, donor-, acceptor-; ascending, -1 padded) for a REF/ALT pair.
+
+        As in the SDK's variant scoring: per position and class the larger of the REF and ALT
+        probabilities (``(S, 4)`` or ``(S, 5)``), raised to 1 at ``annotated_sites`` (``(S, 4)``),
+        zeroed outside ``site_mask`` (``(S,)``); then the top ``num_splice_sites`` positions per class
+        at or above the threshold, in position order.
+        """
+        heads = self.config.heads
+        probs = np.maximum(np.asarray(ref_probs, np.float32)[..., :4], np.asarray(alt_probs, np.float32)[..., :4])
+        if annotated_sites is not None:
+            probs = np.maximum(probs, np.asarray(annotated_sites, np.float32)[..., :4])
+        if site_mask is not None:
+            probs = probs * np.asarray(site_mask, np.float32)[:, None]
+        sites = select_splice_sites(jnp.asarray(probs)[None], k=heads.num_splice_sites,
+                                    threshold=heads.splice_site_threshold)
+        return np.asarray(jax.device_get(sites[0]), np.int64)
 
     def junctions(
-        self, ref_onehot: np.ndarray, alt_onehot: np.ndarray, *, organism: str = "human"
+        self,
+        ref_onehot: np.ndarray,
+        alt_onehot: np.ndarray,
+        *,
+        organism: str = "human",
+        site_mask: np.ndarray | None = None,
+        annotated_sites: np.ndarray | None = None,
     ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-        """Junctions between the splice sites the model selects on REF, with REF and ALT counts there.
+        """Junctions between the splice sites chosen on REF and ALT together, with REF and ALT counts there.
 
-        The contract of :mod:`genome_plugin.scoring.junction`: ``table`` has one row per junction
-        (``start``, ``end`` as 0-based half-open offsets in the window, ``strand``) and the counts are
-        ``(junctions, tracks)`` for :meth:`tracks` of ``SPLICE_JUNCTIONS``. As in the SDK both alleles are
-        read at the sites chosen on REF (the top ``num_splice_sites`` per class above the threshold), so
-        they describe the same junctions. A junction on ``+`` joins a donor to a downstream acceptor and
-        spans ``[donor, acceptor + 1)``; on ``-`` it spans ``[acceptor, donor + 1)``. Counts of the other
-        strand's tracks are 0 for a junction (the head masks them).
+        The contract of :mod:`genome_plugin.scoring.junction`. Sites are chosen as the SDK does (see
+        :meth:`junction_sites`): from the element-wise max of the REF and ALT splice-site
+        probabilities, plus ``annotated_sites`` (``(S, 4)``: donor+, acceptor+, donor-, acceptor-),
+        within ``site_mask`` (``(S,)``, the SDK's bodies of the genes overlapping the variant), so a site
+        that only ALT creates is scored; both alleles' counts are read at those sites.
+
+        ``table`` has one row per junction, in the SDK's order (+ strand donor-major, then - strand):
+        ``start``, ``end`` (window offsets as the SDK gives them: ``start`` = donor + 1, ``end`` =
+        acceptor on +; ``start`` = acceptor + 1, ``end`` = donor on -, with donor the last exon base and
+        acceptor the first exon base, so ``[start, end)`` is the intron), ``strand``, and
+        ``donor_rank`` / ``acceptor_rank``, the sites' indices in their class's position-ordered list
+        (the SDK's scorer keeps the first 256 of each). Pairs with ``start >= end`` are left out.
+        Counts are ``(junctions, tracks)`` for :meth:`tracks` of ``SPLICE_JUNCTIONS``; tracks of the
+        other strand are 0 for a junction (the head masks them).
         """
         for name, onehot in (("ref", ref_onehot), ("alt", alt_onehot)):
             if np.ndim(onehot) != 2 or np.shape(onehot)[-1] != 4:
@@ -267,34 +303,48 @@ class AlphaGenomeModel(SequenceModel):
         if np.shape(ref_onehot) != np.shape(alt_onehot):
             msg = f"model {self.name}: REF and ALT windows differ in length ({len(ref_onehot)} vs {len(alt_onehot)})"
             raise ValueError(msg)
+        length = np.shape(ref_onehot)[0]
+        for name, extra, shape in (("site_mask", site_mask, (length,)), ("annotated_sites", annotated_sites,
+                                                                          (length, 4))):
+            if extra is not None and np.shape(extra) != shape:
+                msg = f"model {self.name}: junctions() {name} must have shape {shape}, got {np.shape(extra)}"
+                raise ValueError(msg)
         head = self._head(OutputType.SPLICE_JUNCTIONS)
         if "splice_sites_classification" not in self.config.heads.names:
             msg = f"model {self.name}: junctions need the splice_sites_classification head to choose splice sites"
             raise ValueError(msg)
-        self.config.validate_length(np.shape(ref_onehot)[0])
+        self.config.validate_length(length)
         organism_index = jnp.full((1,), self._organism(organism), jnp.int32)
         channels = jnp.asarray(self._channels[(organism, head)], jnp.int32)
-        ref_counts, ref_sites = self._compiled_junctions(
-            self.model, jnp.asarray(ref_onehot, jnp.float32)[None], organism_index, channels
-        )
-        alt_counts, _ = self._compiled_junctions(
-            self.model, jnp.asarray(alt_onehot, jnp.float32)[None], organism_index, channels, ref_sites
-        )
+        # REF and ALT go through separately (batch 1 each): on the CPU a batch row's sums depend on its place in
+        # the batch, and an ALT equal to REF must score exactly 0.
+        ref_embeddings, ref_probs = self._compiled_embed(self.model, jnp.asarray(ref_onehot, jnp.float32)[None],
+                                                         organism_index)
+        alt_embeddings, alt_probs = self._compiled_embed(self.model, jnp.asarray(alt_onehot, jnp.float32)[None],
+                                                         organism_index)
+        sites = self.junction_sites(np.asarray(jax.device_get(ref_probs[0]), np.float32),
+                                    np.asarray(jax.device_get(alt_probs[0]), np.float32),
+                                    site_mask=site_mask, annotated_sites=annotated_sites)  # [4, K]
+        device_sites = jnp.asarray(sites, jnp.int32)[None]
+        ref_counts = self._compiled_counts(self.model, ref_embeddings, device_sites, organism_index, channels)
+        alt_counts = self._compiled_counts(self.model, alt_embeddings, device_sites, organism_index, channels)
         counts = np.asarray(jax.device_get(jnp.concatenate([ref_counts, alt_counts])), np.float32)  # [2, K, K, T]
-        sites = np.asarray(jax.device_get(ref_sites[0]), np.int64)  # [4, K]: donor+, acceptor+, donor-, acceptor-
         track_strand = self.tracks(OutputType.SPLICE_JUNCTIONS, organism).df["strand"].astype(str).to_numpy()
         frames, ref_rows, alt_rows = [], [], []
         for strand, (donors, acceptors) in (("+", (sites[0], sites[1])), ("-", (sites[2], sites[3]))):
-            d, a = np.nonzero((donors[:, None] >= 0) & (acceptors[None, :] >= 0)
-                              & ((donors[:, None] < acceptors[None, :]) if strand == "+"
-                                 else (acceptors[None, :] < donors[:, None])))
+            # every donor x acceptor pair, donor-major as the SDK unstacks them; ranks index the sorted site lists
+            d, a = (x.ravel() for x in np.meshgrid(np.flatnonzero(donors >= 0), np.flatnonzero(acceptors >= 0),
+                                                   indexing="ij"))
             if strand == "+":
-                start, end = donors[d], acceptors[a] + 1
+                start, end = donors[d] + 1, acceptors[a]
             else:
-                start, end = acceptors[a], donors[d] + 1
-            keep = track_strand == strand
-            frames.append(pd.DataFrame({"start": start, "end": end, "strand": strand}))
-            ref_rows.append(np.where(keep, counts[0, d, a], 0.0))
-            alt_rows.append(np.where(keep, counts[1, d, a], 0.0))
+                start, end = acceptors[a] + 1, donors[d]
+            keep = start < end
+            d, a, start, end = d[keep], a[keep], start[keep], end[keep]
+            on_strand = track_strand == strand
+            frames.append(pd.DataFrame({"start": start, "end": end, "strand": strand,
+                                        "donor_rank": d, "acceptor_rank": a}))
+            ref_rows.append(np.where(on_strand, counts[0, d, a], 0.0))
+            alt_rows.append(np.where(on_strand, counts[1, d, a], 0.0))
         table = pd.concat(frames, ignore_index=True)
         return table, np.concatenate(ref_rows).astype(np.float32), np.concatenate(alt_rows).astype(np.float32)

@@ -43,6 +43,7 @@ from genome_plugin.scoring.align import align_alternate
 from genome_plugin.scoring.base import ScoreResult, ScoringContext
 from genome_plugin.scoring.catalogue import resolve_scorers
 from genome_plugin.scoring.checkpoint import Checkpoint, file_sha256
+from genome_plugin.scoring.genes import GeneIndex
 from genome_plugin.scoring.outputs import (
     FLOAT_FORMAT,
     TSV_HEAD,
@@ -203,9 +204,17 @@ def _window(variant: Variant, *, length: int, stride: int) -> Interval:
 
 
 def _junctions(model: SequenceModel, ref_sequence: str, alt_sequence: str, *, window: Interval,
-               organism: str) -> tuple[dict, dict, dict[str, Any]]:
-    """REF and ALT junction counts from ``model.junctions`` with the junction table in genome coordinates."""
-    table, ref_counts, alt_counts = model.junctions(one_hot(ref_sequence), one_hot(alt_sequence), organism=organism)
+               organism: str, variant: Variant, annotation: Annotation | None) -> tuple[dict, dict, dict[str, Any]]:
+    """REF and ALT junction counts from ``model.junctions`` with the junction table in genome coordinates.
+
+    As in the SDK, splice sites may only be chosen in the bodies of the genes overlapping the variant, and
+    the annotation's own splice sites there are always included.
+    """
+    site_mask = annotated = None
+    if annotation is not None:
+        site_mask, annotated = GeneIndex.of(annotation).splice_site_masks(variant, window)
+    table, ref_counts, alt_counts = model.junctions(one_hot(ref_sequence), one_hot(alt_sequence), organism=organism,
+                                                    site_mask=site_mask, annotated_sites=annotated)
     table = table.assign(start=table["start"] + window.start, end=table["end"] + window.start)
     key = (OutputType.SPLICE_JUNCTIONS, 1)
     return {key: np.asarray(ref_counts)}, {key: np.asarray(alt_counts)}, {"junctions": table.reset_index(drop=True)}
@@ -439,7 +448,8 @@ def _run(predictor: Any, plan: _Plan, reference: Reference, todo: list[Entry], *
                     continue
                 window = Interval(key[0], key[1], key[1] + length)
                 junctions = functools.partial(_junctions, predictor.model, ref_sequences[key], sequences[row],
-                                              window=window, organism=organism)
+                                              window=window, organism=organism, variant=entry.record.variant,
+                                              annotation=annotation)
                 results = _score_one(plan, ref_predictions[key], values, variant=entry.record.variant,
                                      window=window, annotation=annotation, organism=organism, junctions=junctions)
                 remaining[key] -= 1
