@@ -155,7 +155,7 @@ def test_awkward_vcf_records_in_equal_records_out(tmp_path, model, annotation):
     # TSV: every entry under every scorer
     tsv = pd.read_csv(run.tsv, sep="\t", keep_default_na=False, dtype=str)
     for name in SCORERS:
-        got = tsv[tsv["variant_scorer"] == name].drop_duplicates(["vcf_record", "variant_id"])
+        got = tsv[tsv["scorer"] == name].drop_duplicates(["vcf_record", "variant_id"])
         assert len(got) == len(expected), name
     reasons = tsv.drop_duplicates(["vcf_record", "variant_id"]).set_index("vcf_record")
     assert (reasons.loc[reasons["variant_id"].str.contains("<DEL>"), "reason"].str.contains("symbolic")).all()
@@ -256,13 +256,13 @@ def test_background_gives_quantiles(tmp_path, model, annotation):
     run = _run(model, VARIANTS, tmp_path, annotation, background_vcf=VARIANTS,
                scorers=["center_mask_dnase_501_diff_log2_sum", "contact_map"])
     signed = ad.read_h5ad(run.h5ad["center_mask_dnase_501_diff_log2_sum"])
-    q = signed.layers["quantile"]
+    q = signed.layers["quantiles"]
     assert np.nanmin(q) >= -1 and np.nanmax(q) <= 1
     # scored against itself: the largest |score| of each track is the top quantile, with the score's sign
     for track in range(signed.n_vars):
         top = np.nanargmax(np.abs(signed.X[:, track]))
         assert q[top, track] == pytest.approx(np.sign(signed.X[top, track]))
-    unsigned = ad.read_h5ad(run.h5ad["contact_map"]).layers["quantile"]
+    unsigned = ad.read_h5ad(run.h5ad["contact_map"]).layers["quantiles"]
     assert np.nanmin(unsigned) > 0 and np.nanmax(unsigned) == 1.0
     tsv = pd.read_csv(run.tsv, sep="\t")
     assert tsv["quantile_score"].notna().any()

@@ -84,7 +84,7 @@ def test_awkward_records_in_equal_records_out_everywhere(awkward_runs):
     for name, path in run.h5ad.items():
         obs = ad.read_h5ad(path).obs
         assert list(dict.fromkeys(zip(obs["record"], obs["allele"]))) == expected, name
-        assert len(tsv[tsv["variant_scorer"] == name].drop_duplicates(["vcf_record", "variant_id"])) == len(expected)
+        assert len(tsv[tsv["scorer"] == name].drop_duplicates(["vcf_record", "variant_id"])) == len(expected)
 
 
 def test_two_runs_are_byte_identical(awkward_runs):

@@ -242,3 +242,20 @@ def test_galaxy_refuses_hostile_track_filters_and_the_rest_stays_one_shell_word(
         # Even past the validator (the API can skip the form), the sanitized text is one inert shell word.
         assert not set(sent) & set("'\\@`;&<>\n"), (text, sent)
         assert shlex.split(f"--tracks '{sent}'") == ["--tracks", sent]
+
+
+@pytest.mark.parametrize("xml", TOOLS, ids=lambda p: p.stem)
+def test_every_command_value_is_single_quoted_but_booleans(xml):
+    root = etree.parse(str(xml)).getroot()
+    booleans = {p.get("name") or p.get("argument").lstrip("-").replace("-", "_")
+                for p in root.iter("param") if p.get("type") == "boolean"}
+    unquoted = []
+    for line in root.findtext("command").splitlines():
+        if line.strip().startswith("#"):  # Cheetah directives (#if, #for, #set) evaluate, they do not print
+            continue
+        for match in re.finditer(r"(?<!\\)\$(\{[^}]*\}|[A-Za-z_][\w.]*)", line):
+            name = match.group(1)
+            quoted = line[match.start() - 1:match.start()] == "'" and line[match.end():match.end() + 1] == "'"
+            if not quoted and name not in booleans:
+                unquoted.append(line.strip())
+    assert not unquoted, f"{xml.name}: unquoted values in {unquoted}"

@@ -8,6 +8,8 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+from alphagenome.models import dna_output
+from alphagenome.models import variant_scorers as vs
 
 from genome_plugin import cli, plugins
 from genome_plugin.hookspecs import hookimpl
@@ -87,7 +89,11 @@ def test_third_party_scorer_runs_from_the_cli(tmp_path, third_party, capsys):
     assert {0.0, 1.0, -1.0} <= set(adata.X[snv.to_numpy(), 0])
     assert adata.uns["genome_plugin"]["model"] == "cli-guanine"
     tsv = pd.read_csv(out / "scores.tsv", sep="\t")
-    assert set(tsv["variant_scorer"]) == {"thirdparty_guanine_gain", "center_mask_dnase_501_diff_sum"}
+    assert set(tsv["scorer"]) == {"thirdparty_guanine_gain", "center_mask_dnase_501_diff_sum"}
+    # variant_scorer: the SDK's repr of the equal SDK scorer; a plugin scorer the SDK lacks keeps its name
+    sdk = vs.CenterMaskScorer(requested_output=dna_output.OutputType.DNASE, width=501,
+                              aggregation_type=vs.AggregationType.DIFF_SUM)
+    assert set(tsv["variant_scorer"]) == {"thirdparty_guanine_gain", str(sdk)}
     assert list(tsv.columns[:12]) == ["variant_id", "scored_interval", "gene_id", "gene_name", "gene_type",
                                       "gene_strand", "junction_Start", "junction_End", "output_type",
                                       "variant_scorer", "track_name", "track_strand"]

@@ -8,7 +8,10 @@
   ``contact_map``: upper-triangle pixels with ``bin1_id``, ``bin2_id``, ``chrom``, ``start1``, ``end1``,
   ``start2``, ``end2``, ``interval_id``;
   ``variant_scores``: rows with ``variant_id``, ``chrom``, ``pos``, ``ref``, ``alt``, ``reason``
-  (empty when scored; the row is NaN then), optionally gene/junction columns.
+  (empty when scored; the row is NaN then), optionally gene/junction columns under the AlphaGenome
+  SDK's names (``gene_id``, ``strand``, ``gene_name``, ``gene_type``, ``junction_Start``,
+  ``junction_End``); ``layers["quantiles"]`` when a background was scored; ``uns["variant_scorer"]``
+  the SDK scorer's repr (see :mod:`genome_plugin.scoring.sdk`).
 """
 
 from __future__ import annotations
@@ -117,9 +120,10 @@ def validate(adata: ad.AnnData) -> ad.AnnData:
         raise ValueError(msg)
     if kind == "variant_scores":
         scored = adata.obs["reason"].astype(str) == ""
-        if "quantile" in adata.layers and adata.layers["quantile"].shape != adata.shape:
-            msg = "variant_scores AnnData: layers['quantile'] has the wrong shape"
-            raise ValueError(msg)
+        for layer in ("quantiles", "quantile"):  # "quantile": files written before the SDK's name was used
+            if layer in adata.layers and adata.layers[layer].shape != adata.shape:
+                msg = f"variant_scores AnnData: layers[{layer!r}] has the wrong shape"
+                raise ValueError(msg)
         if adata.n_vars and (~scored).any() and not np.all(np.isnan(np.asarray(adata.X)[~scored.to_numpy()])):
             msg = "variant_scores AnnData: unscored rows (with a reason) must hold NaN"
             raise ValueError(msg)

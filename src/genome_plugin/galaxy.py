@@ -515,9 +515,9 @@ def _score_tool(registry: Registry) -> gxt.Tool:
         _TRACKS_COMMAND,
         """\
             #if $sequence_length
-                --sequence-length $sequence_length
+                --sequence-length '$sequence_length'
             #end if""",
-        "--top-n $top_n",
+        "--top-n '$top_n'",
         "$rc_average",
         "--out out",
     ]
@@ -606,7 +606,7 @@ def _ism_tool(registry: Registry) -> gxt.Tool:
         "--interval '$interval'",
         """\
             #if $width
-                --width $width
+                --width '$width'
             #end if""",
         _TRACKS_COMMAND,
         "$rc_average",
@@ -744,7 +744,7 @@ def _spliceai_tool() -> gxt.Tool:
             #else
                 --annotation '$annotation.source'
             #end if""",
-        "--distance $distance",
+        "--distance '$distance'",
         "$mask",
         "--out out",
     ]
@@ -859,7 +859,7 @@ def _split_vcf_tool() -> gxt.Tool:
     # Galaxy joins the command's lines with spaces, so every awk statement ends with a semicolon.
     command = [r"""
         mkdir chunks &&
-        awk -v size=$records '
+        awk -v size='$records' '
             /^\#/ { header = header \$0 "\n"; next; }
             n % size == 0 {
                 if (out) close(out);
@@ -1082,6 +1082,8 @@ def _workflow_tests() -> str:
 
 
 def _rc_average_param() -> gxp.BooleanParam:
+    # Booleans stay unquoted in commands (``$rc_average``, ``$mask``): Galaxy writes their fixed truevalue or an
+    # empty falsevalue, which quoted would be an empty argument. Every other ``$param`` is single-quoted.
     return gxp.BooleanParam(None, argument="--rc-average", checked=False,
                             label="Average the forward and the reverse-complement prediction")
 

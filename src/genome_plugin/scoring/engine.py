@@ -46,13 +46,14 @@ from genome_plugin.scoring.checkpoint import Checkpoint, file_sha256
 from genome_plugin.scoring.genes import GeneIndex
 from genome_plugin.scoring.outputs import (
     FLOAT_FORMAT,
-    TSV_HEAD,
     TSV_TRACK_COLUMNS,
     Entry,
     ScorerOutput,
     quantiles,
+    scored_interval,
     summarise,
     tidy_frame,
+    tsv_columns,
     write_annotated_vcf,
 )
 from genome_plugin.selector import parse_selector
@@ -459,7 +460,7 @@ def _run(predictor: Any, plan: _Plan, reference: Reference, todo: list[Entry], *
                     collect.append(results)
                 else:
                     buffer[0].append(entry.index)
-                    buffer[1].append(str(window))
+                    buffer[1].append(scored_interval(window, reference.length(window.chrom)))
                     buffer[2].append(results)
                     if len(buffer[0]) >= checkpoint_every:
                         ledger.write(*buffer)
@@ -498,8 +499,7 @@ def _write(plan: _Plan, entries: list[Entry], ledger: Checkpoint, *, out_dir: Pa
     stored = ledger.read([len(plan.tracks[s.output_type]) for s in plan.scorers])
     extra_columns = [c for c in TSV_TRACK_COLUMNS if any(c in t.df.columns for t in plan.tracks.values())]
     tsv = out_dir / "scores.tsv"
-    columns = [*TSV_HEAD, *(TSV_TRACK_COLUMNS[c] for c in extra_columns), "raw_score",
-               *(["quantile_score"] if background is not None else []), "reason", "vcf_id", "vcf_record"]
+    columns = tsv_columns(extra_columns, with_quantile=background is not None)
     h5ad: dict[str, Path] = {}
     summaries: dict[str, dict] = {}
     descriptions: dict[str, str] = {}

@@ -1,5 +1,10 @@
 """Writing a scoring run: one AnnData per scorer, a tidy TSV with the SDK's columns, an annotated VCF.
 
+The AnnData and the TSV use the AlphaGenome SDK's names (obs ``gene_id``, ``strand``, ``gene_name``,
+``gene_type``, ``junction_Start``/``junction_End``; ``layers["quantiles"]``; the SDK scorer's repr as
+``variant_scorer``), and the TSV has the columns of the SDK's ``tidy_scores`` in its order, scores
+last; see :mod:`genome_plugin.scoring.sdk` for reading the AnnData with the SDK itself.
+
 Every (record, ALT) of the input VCF is in every output: scored ones with their scores, the others
 with NaN and a ``reason``. Files are written in input order with fixed number formatting, so the
 same input gives byte-identical TSV and VCF files.
@@ -12,7 +17,7 @@ import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anndata as ad
 import numpy as np
@@ -22,17 +27,21 @@ from genome_plugin.adata import provenance, write_h5ad
 from genome_plugin.genome.vcf import VcfRecord, _open_text
 from genome_plugin.scoring.base import GENE_COLUMNS, JUNCTION_COLUMNS
 from genome_plugin.scoring.checkpoint import Stored
+from genome_plugin.scoring.sdk import SDK_TRACK_COLUMNS, sdk_scorer_name
 from genome_plugin.tracks import OutputType, TrackTable
 
-__all__ = ["Entry", "ScorerOutput", "entry_table", "quantiles", "summarise", "tidy_frame", "write_annotated_vcf"]
+if TYPE_CHECKING:
+    from genome_plugin.genome.intervals import Interval
+
+__all__ = ["Entry", "ScorerOutput", "entry_table", "quantiles", "scored_interval", "summarise", "tidy_frame",
+           "tsv_columns", "write_annotated_vcf"]
 
 #: Track metadata columns copied into the TSV (the SDK's names; our snake-case ``assay_title`` is its "Assay title").
-TSV_TRACK_COLUMNS = {"assay_title": "Assay title", "ontology_curie": "ontology_curie",
-                     "biosample_name": "biosample_name", "biosample_type": "biosample_type",
-                     "gtex_tissue": "gtex_tissue", "transcription_factor": "transcription_factor",
-                     "histone_mark": "histone_mark"}
+TSV_TRACK_COLUMNS = SDK_TRACK_COLUMNS
 TSV_HEAD = ("variant_id", "scored_interval", *GENE_COLUMNS[:3], "gene_strand", *JUNCTION_COLUMNS, "output_type",
             "variant_scorer", "track_name", "track_strand")
+#: Our columns after the SDK's metadata columns and before the scores (``scorer``: our registry name).
+TSV_OURS = ("reason", "vcf_id", "vcf_record", "scorer")
 OBS_HEAD = ("variant_id", "chrom", "pos", "ref", "alt", "id", "record", "allele", "scored_interval", "reason")
 INFO_PREFIX = "GP_"
 REASON_KEY = f"{INFO_PREFIX}REASON"
@@ -108,9 +117,11 @@ class ScorerOutput:
             for column in frame.columns:
                 if frame[column].dtype == object:
                     frame[column] = frame[column].astype("category")
+        obs = obs.rename(columns={"gene_strand": "strand"})  # the SDK's obs name (its tidy table says gene_strand)
         adata = ad.AnnData(X=self.values, obs=obs, var=var)
         if self.quantile is not None:
-            adata.layers["quantile"] = self.quantile
+            adata.layers["quantiles"] = self.quantile
+        adata.uns["variant_scorer"] = sdk_scorer_name(self.scorer) or self.scorer.name
         definition = self.scorer.definition() if hasattr(self.scorer, "definition") else {"name": self.scorer.name}
         adata.uns["genome_plugin"] = provenance("variant_scores", model=model, output_type=self.output_type,
                                                 resolution=self.resolution, reference=reference,
@@ -164,11 +175,30 @@ def quantiles(values: np.ndarray, background: np.ndarray, *, signed: bool) -> np
     return out
 
 
-def tidy_frame(output: ScorerOutput, *, extra_columns: Sequence[str], with_quantile: bool) -> pd.DataFrame:
-    """The long table of one scorer: one line per (row, track), SDK column names, plus ``reason``.
+def scored_interval(window: Interval, contig_length: int) -> str:
+    """The genomic part of a predicted window, as the SDK prints an interval (``chr:start-end:strand``).
 
-    Unscored rows give one line with empty track columns; cells NaN because the gene and track strands
-    differ are left out, as the SDK's ``tidy_scores(match_gene_strand=True)`` does.
+    A window that reaches past a contig end is N-padded there; the scored interval stops at the end
+    (no negative starts).
+    """
+    start, end = max(window.start, 0), min(window.end, contig_length)
+    return f"{window.chrom}:{start}-{max(end, start)}:{window.strand}"
+
+
+def tsv_columns(extra_columns: Sequence[str], *, with_quantile: bool) -> list[str]:
+    """The TSV's columns: the SDK's ``tidy_scores`` columns in its order, then ours, then the scores."""
+    return [*TSV_HEAD, *(TSV_TRACK_COLUMNS[c] for c in extra_columns), *TSV_OURS, "raw_score",
+            *(["quantile_score"] if with_quantile else [])]
+
+
+def tidy_frame(output: ScorerOutput, *, extra_columns: Sequence[str], with_quantile: bool) -> pd.DataFrame:
+    """The long table of one scorer: lines as the SDK's ``tidy_scores`` gives them, plus ``reason``.
+
+    Per (VCF record, ALT), one line per (track, row), tracks outermost, as the SDK's table is
+    ordered. Unscored rows give one line with empty track columns; cells NaN because the gene and
+    track strands differ are left out, as ``tidy_scores(match_gene_strand=True)`` does. ``gene_id``
+    loses its version suffix and ``variant_scorer`` is the SDK scorer's repr (our name for a
+    scorer the SDK does not have), as in the SDK's table.
     """
     obs, values = output.obs, output.values
     var = output.tracks.df.reset_index(drop=True)
@@ -185,15 +215,20 @@ def tidy_frame(output: ScorerOutput, *, extra_columns: Sequence[str], with_quant
     unscored = np.flatnonzero(~scored)
     order = np.concatenate([row_idx, unscored])
     tracks_of = np.concatenate([track_idx, np.full(len(unscored), -1)])
-    sort = np.lexsort((tracks_of, order))
+    entry_of = np.zeros(n_rows, dtype=np.int64)
+    if n_rows:
+        record, allele = obs["record"].to_numpy(), obs["allele"].to_numpy()
+        entry_of[1:] = np.cumsum((record[1:] != record[:-1]) | (allele[1:] != allele[:-1]))
+    sort = np.lexsort((order, tracks_of, entry_of[order]))
     order, tracks_of = order[sort], tracks_of[sort]
     has_track = tracks_of >= 0
     frame = pd.DataFrame({"variant_id": obs["variant_id"].to_numpy()[order],
                           "scored_interval": obs["scored_interval"].to_numpy()[order]})
     for column in (*GENE_COLUMNS, *JUNCTION_COLUMNS):
         frame[column] = _column(obs, column, order)
+    frame["gene_id"] = [str(v).split(".")[0] for v in frame["gene_id"]]  # as tidy_scores drops the version
     frame["output_type"] = output.output_type.name
-    frame["variant_scorer"] = output.scorer.name
+    frame["variant_scorer"] = sdk_scorer_name(output.scorer) or output.scorer.name
     for column, source in (("track_name", "name"), ("track_strand", "strand")):
         frame[column] = np.where(has_track, var[source].to_numpy()[np.maximum(tracks_of, 0)], "")
     for ours in extra_columns:
@@ -208,6 +243,7 @@ def tidy_frame(output: ScorerOutput, *, extra_columns: Sequence[str], with_quant
     frame["reason"] = obs["reason"].to_numpy()[order]
     frame["vcf_id"] = obs["id"].to_numpy()[order]
     frame["vcf_record"] = obs["record"].to_numpy()[order]
+    frame["scorer"] = output.scorer.name
     return frame
 
 
