@@ -319,7 +319,7 @@ def score_variants(
     batch_size
         Sequences (REF and ALT) per model call.
     background_vcf
-        Variants whose scores form the background distribution for ``layers["quantile"]`` and the
+        Variants whose scores form the background distribution for ``layers["quantiles"]`` and the
         TSV's ``quantile_score`` (e.g. common variants from your population).
     top_n
         Cells (tracks, or gene x track) per scorer shown in the VCF's INFO, largest |score| first.
