@@ -57,6 +57,9 @@ def table() -> TrackTable:
     ('biosample_name == "Peyer\'s patch"', [2]),
     (r"biosample_name == 'Peyer\'s patch'", [2]),  # a backslash escapes the quote
     ("(" * MAX_DEPTH + 'strand == "."' + ")" * MAX_DEPTH, [4]),
+    ('name matches "^(CT)+CF$"', [2, 3]),  # a repeated group without a repeat inside is fine
+    ('name matches "^(l[a-z]+ )?DNase"', [0, 1]),
+    ('name matches "[(]+|^s"', [4]),
 ])
 def test_filters_select_the_rows_worked_out_by_hand(table, text, rows):
     _, indices = table.select(text)
@@ -80,6 +83,9 @@ def test_filters_select_the_rows_worked_out_by_hand(table, text, rows):
     ('name in ["x" "y"]', "position 14: expected ',' or ']'"),
     ('name contains 3', "position 15: expected a quoted string"),
     ('name matches "("', "position 14: bad regular expression"),
+    ('name matches "^(a+)+$"', "position 14: a repeated group holds a repeat or a choice"),
+    ('name matches "(DNase|ATAC)*"', "position 14: a repeated group holds a repeat or a choice"),
+    ('name matches "((C|T)x){2,}"', "position 14: a repeated group holds a repeat or a choice"),
     ('name matches "' + "a" * 201 + '"', "regular expression longer than 200"),
     ("   ", "is empty"),
     ("(" * (MAX_DEPTH + 1) + 'name == "x"' + ")" * (MAX_DEPTH + 1), f"position {MAX_DEPTH + 1}: nested deeper"),

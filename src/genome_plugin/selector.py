@@ -16,7 +16,8 @@ Grammar (keywords are lower case; ``not in`` is one operator)::
     literal    := STRING | NUMBER ;  STRING := "..." or '...' (backslash escapes a quote or a backslash)
 
 ``contains`` is a case-sensitive substring test; ``matches`` is a Python regular expression searched
-anywhere in the value (anchor it with ``^`` and ``$``). A string literal is compared with the value's
+anywhere in the value (anchor it with ``^`` and ``$``; a repeated group may not hold a repeat or a ``|``,
+as ``(a+)+`` backtracks exponentially). A string literal is compared with the value's
 text, a number with the value as a number. A missing value equals nothing. Column names are read as
 the track table spells them (snake case: ``Assay title`` is ``assay_title``).
 
@@ -295,9 +296,56 @@ class _Parser:
         if len(pattern) > MAX_REGEX_LENGTH:
             raise _error(self.text, token.pos, f"regular expression longer than {MAX_REGEX_LENGTH} characters")
         try:
-            return re.compile(pattern)
+            compiled = re.compile(pattern)
         except re.error as err:
             raise _error(self.text, token.pos, f"bad regular expression ({err})") from None
+        if _repeats_a_choice_or_repeat(pattern):
+            raise _error(self.text, token.pos, "a repeated group holds a repeat or a choice, as in (a+)+ or (a|b)*, "
+                                               "which can take exponential time; write it without one")
+        return compiled
+
+
+def _repeats_a_choice_or_repeat(pattern: str) -> bool:
+    """Whether a quantified group contains a quantifier or ``|``: the patterns that backtrack exponentially.
+
+    Python's ``re`` has no time limit, so ``(a+)+$`` over a long value could run for hours.
+    """
+    groups: list[bool] = []  # per open group: holds a quantifier or a choice
+    closed = False  # the previous item was a group holding one
+    pos = 0
+    while pos < len(pattern):
+        char = pattern[pos]
+        if char == "\\":
+            pos += 2
+            closed = False
+            continue
+        if char == "[":  # a character class: skip to its closing bracket
+            end = pos + 1 + (pattern[pos + 1:pos + 2] == "^")
+            end += pattern[end:end + 1] == "]"
+            while end < len(pattern) and pattern[end] != "]":
+                end += 2 if pattern[end] == "\\" else 1
+            pos = end + 1
+            closed = False
+            continue
+        quantifier = char in "*+?{"
+        if quantifier and closed and char != "?":
+            return True
+        if quantifier and char == "?" and pos > 0 and pattern[pos - 1] == "(":
+            quantifier = False  # (?:...), (?P<...>): group syntax, not a quantifier
+        if char == "(":
+            groups.append(False)
+        elif char == ")" and groups:
+            inner = groups.pop()
+            closed = inner
+            if inner and groups:
+                groups[-1] = True
+            pos += 1
+            continue
+        elif (quantifier or char == "|") and groups:
+            groups[-1] = True
+        closed = False
+        pos += 1
+    return False
 
 
 def _evaluate(node: _Node, frame: pd.DataFrame) -> np.ndarray:
