@@ -476,3 +476,28 @@ def test_score_names_a_bad_number_option(tmp_path, guanine, capfd, flag, value):
     err = _cli_error(capfd, ["-q", "score", "--model", guanine, "--fasta", str(CHR20), "--vcf", str(VARIANTS),
                              "--scorer", SCORER, flag, value, "--out", str(tmp_path / "out")])
     assert f"{flag} {value}: must be at least 1" in err
+
+
+# --- item 14: a reused --out --------------------------------------------------------------------------------
+
+
+def test_score_names_an_h5ad_left_by_another_run(tmp_path, guanine, caplog):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "gene_mask_lfc_rna_seq.h5ad").write_bytes(b"from an earlier run")
+    argv = ["score", "--model", guanine, "--fasta", str(CHR20), "--vcf", str(VARIANTS), "--scorer", SCORER,
+            "--sequence-length", "2048", "--out", str(out)]
+    assert cli.main(argv) == 0
+    err = caplog.text
+    assert "1 file(s) this run did not write" in err and "gene_mask_lfc_rna_seq.h5ad" in err
+    assert f"{SCORER}.h5ad" not in err.split("did not write")[1]
+
+
+def test_predict_names_an_h5ad_left_by_another_run(tmp_path, guanine, caplog):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "predictions.rna_seq_1bp.h5ad").write_bytes(b"from an earlier run")
+    argv = ["predict", "--model", guanine, "--fasta", str(CHR20), "--interval", "chr20:1000-1100", "--out", str(out)]
+    assert cli.main(argv) == 0
+    err = caplog.text
+    assert "1 file(s) this run did not write" in err and "predictions.rna_seq_1bp.h5ad" in err

@@ -122,4 +122,7 @@ def run(args: argparse.Namespace) -> int:
              "in %d window(s), %.1f s", result.scored, result.entries, result.resumed, result.not_scored,
              result.windows, result.seconds)
     log.info("wrote %s, %s and %d h5ad file(s)", result.vcf, result.tsv, len(result.h5ad))
+    from genome_plugin.writers import warn_foreign_outputs
+
+    warn_foreign_outputs(result.out_dir, [result.vcf, result.tsv, *result.h5ad.values()])
     return 0

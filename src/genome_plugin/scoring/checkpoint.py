@@ -11,7 +11,8 @@ Layout of ``<out_dir>/.genome_plugin_checkpoint/``:
   named in the log, removed, and its variants scored again.
 
 ``<out_dir>/.genome_plugin.lock`` holds a POSIX lock for the whole run (pid, host and start time
-inside), so a second run on the same ``out_dir`` is refused instead of deleting the first one's parts.
+inside), so a second run on the same ``out_dir`` is refused instead of deleting the first one's parts;
+a finished run removes it.
 
 Nothing here is pickled; parts are plain ``.npz`` arrays and JSON strings.
 """
@@ -40,7 +41,7 @@ import pandas as pd
 from genome_plugin.errors import GenomePluginError
 from genome_plugin.scoring.base import ScoreResult
 
-__all__ = ["CHECKPOINT_DIR", "LOCK_FILE", "Checkpoint", "Stored", "file_sha256", "lock_out_dir"]
+__all__ = ["CHECKPOINT_DIR", "LOCK_FILE", "Checkpoint", "Stored", "file_sha256", "lock_out_dir", "unlock_out_dir"]
 
 log = logging.getLogger(__name__)
 CHECKPOINT_DIR = ".genome_plugin_checkpoint"
@@ -53,23 +54,42 @@ def lock_out_dir(out_dir: str | os.PathLike[str]) -> int:
 
     A POSIX record lock (``fcntl.lockf``): the kernel drops it when the process ends however it ends, so
     a killed run leaves no stale lock, and the same process may take it again (an earlier run's objects
-    that are not yet collected do not block it). Closing the returned fd releases it.
+    that are not yet collected do not block it). :func:`unlock_out_dir` releases it and removes the file.
     """
     path = Path(out_dir) / LOCK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "pid unknown"
-        os.close(fd)
-        msg = (f"{Path(out_dir)} is in use by another genome-plugin run ({holder}); wait for it to finish "
-               "or choose another --out")
-        raise GenomePluginError(msg) from None
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "pid unknown"
+            os.close(fd)
+            msg = (f"{Path(out_dir)} is in use by another genome-plugin run ({holder}); wait for it to finish "
+                   "or choose another --out")
+            raise GenomePluginError(msg) from None
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder removed the file between our open and lock: lock the new one
     started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, started {started}\n".encode(), 0)
     return fd
+
+
+def unlock_out_dir(out_dir: str | os.PathLike[str], fd: int) -> None:
+    """Remove the lock file (while still holding it, so no other run can take the old one) and release it."""
+    path = Path(out_dir) / LOCK_FILE
+    try:
+        if os.stat(path).st_ino == os.fstat(fd).st_ino:
+            path.unlink()
+    except FileNotFoundError:
+        pass
+    os.close(fd)
 
 
 @dataclasses.dataclass
@@ -100,7 +120,7 @@ class Checkpoint:
         self.path = Path(out_dir) / CHECKPOINT_DIR
         self.fingerprint = json.loads(json.dumps(fingerprint, sort_keys=True, default=str))
         self._lock = lock_out_dir(out_dir)
-        self._release = weakref.finalize(self, os.close, self._lock)
+        self._release = weakref.finalize(self, unlock_out_dir, out_dir, self._lock)
         manifest = self.path / "manifest.json"
         if resume and manifest.exists():
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -12,7 +13,9 @@ import anndata as ad
 from genome_plugin.errors import InputError
 from genome_plugin.writers.base import Writer
 
-__all__ = ["Writer", "resolve_writers", "write_results"]
+__all__ = ["Writer", "resolve_writers", "warn_foreign_outputs", "write_results"]
+
+log = logging.getLogger(__name__)
 
 
 def resolve_writers(names: Iterable[str]) -> list[Any]:
@@ -48,4 +51,22 @@ def write_results(results: Mapping[str, ad.AnnData], formats: Iterable[str], out
             if kinds is not None and kind not in kinds and skip_unsupported:
                 continue
             paths += writer.write(adata, out_dir, basename=f"{basename}.{key}" if key else basename, **options)
+    warn_foreign_outputs(out_dir, paths)
     return paths
+
+
+def warn_foreign_outputs(out_dir: str | os.PathLike[str], written: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Warn about h5ad files (and files of the kinds just written) in ``out_dir`` that this run did not write.
+
+    A reused output folder keeps an earlier run's results; nothing is deleted (they may be wanted), but
+    a reader of the folder must not take them for this run's. Returns those files.
+    """
+    mine = {Path(p).resolve() for p in written}
+    suffixes = {".h5ad", *(Path(p).suffix for p in mine)}
+    foreign = sorted(p for p in Path(out_dir).iterdir() if p.is_file() and not p.name.startswith(".")
+                     and p.suffix in suffixes and p.resolve() not in mine)
+    if foreign:
+        shown = ", ".join(p.name for p in foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        log.warning("%s holds %d file(s) this run did not write (left by an earlier run?): %s", out_dir,
+                    len(foreign), shown)
+    return foreign
