@@ -501,3 +501,45 @@ def test_predict_names_an_h5ad_left_by_another_run(tmp_path, guanine, caplog):
     assert cli.main(argv) == 0
     err = caplog.text
     assert "1 file(s) this run did not write" in err and "predictions.rna_seq_1bp.h5ad" in err
+
+
+# --- item 11: very long intervals ---------------------------------------------------------------------------
+
+
+def test_ism_over_a_long_interval_is_refused_with_the_estimate(tmp_path, guanine, capfd):
+    argv = ["-q", "ism", "--model", guanine, "--fasta", str(CHR20), "--interval", "chr20:1000-21000",
+            "--out", str(tmp_path / "out")]
+    err = _cli_error(capfd, argv)
+    assert "needs up to 60,001 forward passes" in err and "--max-forward-passes" in err  # 3 x 20,000 + 1
+    err = _cli_error(capfd, [*argv[:-2], "--rc-average", *argv[-2:]])
+    assert "needs up to 120,002 forward passes" in err
+    code = cli.main(["-q", "ism", "--model", guanine, "--fasta", str(CHR20), "--interval", "chr20:1000-1010",
+                     "--max-forward-passes", "30", "--out", str(tmp_path / "out")])
+    assert code == cli.EXIT_INPUT_ERROR  # 31 > 30
+    assert "needs up to 31 forward passes" in capfd.readouterr().err
+
+
+def test_spliceai_long_inputs_run_in_tiles_with_the_same_values():
+    from genome_plugin.default_plugins.spliceai import SpliceAIModel
+    from genome_plugin.genome.sequence import one_hot
+    from genome_plugin.model import spliceai as sm
+
+    config = sm.SpliceAIConfig.tiny()
+    model = SpliceAIModel(sm.SpliceAIEnsemble([sm.build_member(config, seed=s) for s in range(2)]))
+    onehot = one_hot(_real_dna(100_000, 9_500))[None]
+    whole = model.predict(onehot)[(OutputType.SPLICE_SITES, 1)]
+    network, lengths = model.ensemble, []
+
+    class Recorded:  # the real ensemble, recording the input length of every pass
+        flank = network.flank
+
+        def __call__(self, x):
+            lengths.append(x.shape[1])
+            return network(x)
+
+    model.ensemble = Recorded()
+    model.tile = 2048  # 9,500 bp pad to 10,240: 5 tiles, the last one partly padding
+    tiled = model.predict(onehot)[(OutputType.SPLICE_SITES, 1)]
+    assert lengths == [2048 + 2 * config.flank] * 5
+    assert tiled.shape == whole.shape == (1, 9_500, 4)
+    np.testing.assert_allclose(tiled, whole, rtol=1e-5, atol=1e-6)

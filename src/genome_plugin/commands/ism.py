@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from genome_plugin.mutagenesis import DEFAULT_MAX_FORWARD_PASSES
+
     add_model_arguments(parser)
     parser.add_argument("--fasta", required=True, help="reference FASTA")
     parser.add_argument("--interval", required=True, metavar="CHR:START-END[:STRAND]",
@@ -40,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rc-average", action="store_true",
                         help="average the forward and the reverse-complement prediction")
     parser.add_argument("--batch-size", type=int, default=4, metavar="N", help="sequences per model call")
+    parser.add_argument("--max-forward-passes", type=int, default=DEFAULT_MAX_FORWARD_PASSES, metavar="N",
+                        help="refuse intervals needing more model calls than this (3 per base, x2 with --rc-average)")
     add_context_argument(parser)
     add_output_arguments(parser, default_formats="h5ad,tsv,png",
                          gtf_help="gene annotation (GTF) for gene-level scorers (--scorer gene_mask_...)")
@@ -57,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     adata = ism(load_model_from_args(args), args.interval, reference=Reference(args.fasta), scorer=args.scorer,
                 output_type=args.output_type, width=args.width, tracks=args.tracks, annotation=annotation,
                 organism=args.organism, rc_average=args.rc_average, batch_size=args.batch_size,
-                progress=not args.quiet, context=args.context)
+                progress=not args.quiet, context=args.context, max_forward_passes=args.max_forward_passes)
     paths = write_results({"": adata}, chosen, args.out, basename="ism")
     log.info("scored %d SNV row(s); wrote %d file(s) to %s", adata.n_obs, len(paths), args.out)
     return 0

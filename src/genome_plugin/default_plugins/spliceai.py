@@ -34,6 +34,10 @@ DESCRIPTION = "SpliceAI-10k (Illumina), ensemble of the 5 trained models: accept
 _TRACKS = (("acceptor", "+", 1), ("donor", "+", 2), ("acceptor", "-", 1), ("donor", "-", 2))
 # Inputs are padded with N up to a multiple of this, so sequences of similar length share one compilation.
 _LENGTH_STEP = 1024
+# Longer inputs run in tiles of this many output bases (each with its flank of context on both sides):
+# the network is fully convolutional with an exact +/- flank receptive field, so tiles give the same
+# values as one pass, in memory that no longer grows with the input (a 50 Mb pass asked XLA for 128 GB).
+_TILE = 256 * _LENGTH_STEP
 
 
 class SpliceAIModel(SequenceModel):
@@ -112,13 +116,29 @@ class SpliceAIModel(SequenceModel):
         stacked = np.zeros((len(inputs) * batch, padded + 2 * flank, 4), dtype=np.float32)
         for k, part in enumerate(inputs):
             stacked[k * batch : (k + 1) * batch, flank : flank + length] = part
-        probabilities = np.asarray(self.ensemble(stacked))[:, :length]
+        probabilities = self._tiled(stacked, padded)[:, :length]
         by_strand = {}
         for k, strand in enumerate(sorted(strands)):
             values = probabilities[k * batch : (k + 1) * batch]
             by_strand[strand] = values[:, ::-1] if strand == "-" else values
         out = np.stack([by_strand[_TRACKS[i][1]][..., _TRACKS[i][2]] for i in indices], axis=-1)
         return {(OutputType.SPLICE_SITES, 1): np.ascontiguousarray(out, dtype=np.float32)}
+
+    #: Output bases per pass of the network for long inputs (see ``_TILE``).
+    tile = _TILE
+
+    def _tiled(self, stacked: np.ndarray, padded: int) -> np.ndarray:
+        """The ensemble over ``stacked`` (``padded`` outputs plus the flank each side), ``tile`` outputs at a time."""
+        flank, step = self.ensemble.flank, self.tile
+        if padded <= step:
+            return np.asarray(self.ensemble(stacked))
+        out = np.empty((stacked.shape[0], padded, 3), dtype=np.float32)
+        for start in range(0, padded, step):
+            size = min(step, padded - start)
+            tile = np.zeros((stacked.shape[0], step + 2 * flank, 4), dtype=np.float32)  # one compiled shape
+            tile[:, : size + 2 * flank] = stacked[:, start : start + size + 2 * flank]
+            out[:, start : start + size] = np.asarray(self.ensemble(tile))[:, :size]
+        return out
 
     def card(self) -> dict[str, Any]:
         return {
