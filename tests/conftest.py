@@ -52,7 +52,7 @@ def chr20_fasta() -> Path:
     return TEST_DATA / "chr20_slice.fa"
 
 
-@pytest.fixture(name="require")
+@pytest.fixture(name="require", scope="session")
 def require_fixture():
     """:func:`require` for test modules (with ``--import-mode=importlib`` they cannot import conftest)."""
     return require

@@ -1,9 +1,11 @@
 """Delta scores equal the original ``spliceai`` 1.3.1 tool's, as printed, on the bundled real variants.
 
-Optional: the original needs TensorFlow + Keras 3 (and ``spliceai`` itself), which this project does not
-depend on. Set ``GENOME_PLUGIN_TF_PYTHON`` to a Python that has them; the comparison then runs the
-original's scoring loop there (see ``benchmarks/spliceai_vs_original.py``, which patches the one
-numpy-2-incompatible function at run time in that separate Python only).
+Optional extra: the original needs TensorFlow + Keras (and ``spliceai`` itself), which this project does not
+depend on; CI compares with the original through the committed goldens instead (test_spliceai_goldens.py).
+Set ``GENOME_PLUGIN_TF_PYTHON`` to a Python that has them (the side environment that
+``scripts/make_spliceai_goldens.sh`` makes, ``/tmp/spliceai-orig-venv/bin/python``, does); the comparison
+then runs the original's scoring loop there (see ``benchmarks/spliceai_vs_original.py``, which patches the
+one numpy-2-incompatible function at run time in that separate Python only).
 """
 
 from __future__ import annotations

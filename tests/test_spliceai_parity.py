@@ -1,6 +1,7 @@
 """Parity with the original Keras SpliceAI models on real chr20 sequence: max |difference| <= 1e-5.
 
-Optional: it needs TensorFlow with Keras 3, which this project does not depend on. It runs when
+Optional extra: it needs TensorFlow with Keras, which this project does not depend on; CI compares with the
+Keras models' outputs through the committed goldens instead (test_spliceai_goldens.py). It runs when
 either ``tensorflow`` and ``keras`` import here, or ``GENOME_PLUGIN_TF_PYTHON`` names a Python that has
 them (e.g. a separate venv with ``tensorflow-cpu keras h5py numpy``); the Keras models are then loaded
 from the same ``spliceai`` package files this project reads.
