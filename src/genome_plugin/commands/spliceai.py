@@ -5,7 +5,8 @@ ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL, plus SpliceAI_REA
 no score), spliceai.tsv (one line per variant x gene, unrounded delta scores) and spliceai.h5ad
 (obs = variant x gene rows, X = DS_*, layers["positions"] = DP_*). Every record of the VCF is in
 every output; the original drops some silently, here they carry a reason. The weights are the
-spliceai package's, licensed CC BY-NC 4.0 (non-commercial use).
+spliceai package's, licensed CC BY-NC 4.0 (non-commercial use), unless --checkpoint names a SpliceAI-architecture
+model saved here (a distilled student, whose card states its licence).
 """
 
 from __future__ import annotations
@@ -53,6 +54,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="mask gains at annotated splice sites and losses at unannotated ones (the original's -M 1)",
     )
+    parser.add_argument(
+        "--model",
+        default="spliceai",
+        help="a registered SpliceAI-family model (default: spliceai, the package's five-model ensemble)",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        metavar="DIR",
+        help="a SpliceAI-architecture model saved here, e.g. a distilled student (genome-plugin distill)",
+    )
     parser.add_argument("--out", required=True, help="output folder (created if missing)")
 
 
@@ -75,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     _persistent_compilation_cache()
 
     genes = load_gene_table(args.annotation)
-    model = load_model("spliceai")
+    model = load_model(args.model, **({"checkpoint": args.checkpoint} if args.checkpoint else {}))
     result = score_vcf(
         args.vcf,
         args.fasta,

@@ -47,16 +47,20 @@ class SpliceAIModel(SequenceModel):
     ----------
     ensemble
         The networks (:func:`genome_plugin.model.spliceai.load_ensemble` gives the trained ones).
+    card
+        The model card of a SpliceAI-architecture model saved here (a distilled student); None for the
+        package's trained ensemble.
     """
 
     name = "spliceai"
     organisms = ("human",)
 
-    def __init__(self, ensemble: Any) -> None:
+    def __init__(self, ensemble: Any, *, card: Mapping[str, Any] | None = None) -> None:
         from genome_plugin.model.spliceai import SPLICEAI_VERSION
 
         self.ensemble = ensemble
-        self.version = SPLICEAI_VERSION
+        self.version = SPLICEAI_VERSION if card is None else str(card.get("version", "0"))
+        self._saved_card = None if card is None else {k: v for k, v in card.items() if k != "config"}
         #: Bases of context each prediction reads on either side; the Predictor fetches them around intervals.
         self.context = ensemble.flank
         self._tracks = TrackTable(
@@ -141,6 +145,8 @@ class SpliceAIModel(SequenceModel):
         return out
 
     def card(self) -> dict[str, Any]:
+        if self._saved_card is not None:
+            return {**self._saved_card, "tracks": self._tracks.names}
         return {
             "name": self.name,
             "version": self.version,
@@ -160,13 +166,18 @@ class SpliceAIModel(SequenceModel):
 
 
 def load_spliceai(*, cache: str | None = None, checkpoint: str | None = None) -> SpliceAIModel:
-    """Load the trained ensemble (converted once into the user cache) as a :class:`SpliceAIModel`."""
-    from genome_plugin.errors import GenomePluginError
-    from genome_plugin.model.spliceai import load_ensemble
+    """Load the trained ensemble (converted once into the user cache) as a :class:`SpliceAIModel`.
+
+    ``checkpoint`` is instead a SpliceAI-architecture model directory saved here (a distilled student,
+    :mod:`genome_plugin.model.spliceai_checkpoint`), run as a one-member ensemble.
+    """
+    from genome_plugin.model.spliceai import SpliceAIEnsemble, load_ensemble
 
     if checkpoint is not None:
-        msg = "model spliceai reads its weights from the installed spliceai package; --checkpoint does not apply"
-        raise GenomePluginError(msg)
+        from genome_plugin.model.spliceai_checkpoint import load_spliceai_dir
+
+        network, card = load_spliceai_dir(checkpoint)
+        return SpliceAIModel(SpliceAIEnsemble([network], weights_sha256=card["weights_sha256"]), card=card)
 
     return SpliceAIModel(load_ensemble(cache=cache))
 
