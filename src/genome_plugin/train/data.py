@@ -441,7 +441,8 @@ class TrainingData:
             raise ValueError(msg)
         self.reference = Reference(config.fasta)
         self.folds = read_folds(config.folds, self.reference)
-        self.files, metadata = read_track_table(config.track_table)
+        # No track table (empty string): windows of sequence only, as distillation reads them (teachers give targets).
+        self.files, metadata = read_track_table(config.track_table) if config.track_table else ([], pd.DataFrame())
         by_type: dict[OutputType, list[int]] = {}
         for i, row in enumerate(self.files):
             by_type.setdefault(row.output_type, []).append(i)
