@@ -82,7 +82,7 @@ def save_model(
     state_dir = out_dir / STATE_DIR
     if state_dir.exists():
         msg = f"{state_dir}: a checkpoint already exists; choose an empty output directory"
-        raise ValueError(msg)
+        raise InputError(msg)
     checkpointer = ocp.StandardCheckpointer()
     checkpointer.save(state_dir, nnx.to_pure_dict(nnx.state(model)))
     checkpointer.wait_until_finished()
