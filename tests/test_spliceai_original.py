@@ -36,8 +36,9 @@ def tf_python() -> str:
     python = os.environ.get("GENOME_PLUGIN_TF_PYTHON")
     if not python:
         pytest.skip(
-            "comparing with the original spliceai tool needs TensorFlow + Keras 3 + spliceai 1.3.1 in a separate "
-            "Python: set GENOME_PLUGIN_TF_PYTHON to it (e.g. a venv with tensorflow-cpu keras spliceai)"
+            "optional extra (CI checks the committed goldens, test_spliceai_goldens.py): the live comparison with "
+            "the original spliceai tool needs TensorFlow + Keras + spliceai 1.3.1 in a separate Python: set "
+            "GENOME_PLUGIN_TF_PYTHON to it (bash scripts/make_spliceai_goldens.sh makes /tmp/spliceai-orig-venv)"
         )
     return python
 
