@@ -10,7 +10,9 @@ How a run goes
    share one window and its REF prediction. Each variant sits within ``window_stride / 2`` of its
    window's centre; ``window_stride=1`` centres every window on its variant exactly, as the SDK does.
 3. REF (once per window) and ALT sequences stream through the model in batches of ``batch_size``;
-   each ALT prediction is aligned to REF coordinates for indels and handed to every scorer.
+   each ALT prediction is aligned to REF coordinates for indels and handed to every scorer. A scorer
+   or the model failing is not an input problem: the run stops with
+   :class:`~genome_plugin.errors.ScorerError` (the checkpoint keeps what was scored before).
 4. Scores go to an on-disk ledger (:mod:`genome_plugin.scoring.checkpoint`) every
    ``checkpoint_every`` entries; ``resume=True`` skips what a killed run had stored.
 5. Outputs, in input order: ``<scorer>.h5ad`` per scorer, ``scores.tsv`` (the SDK's tidy columns)
