@@ -422,7 +422,9 @@ class JunctionModel(ToyModel):
     def resolutions(self, output_type):
         return (1,) if output_type is OutputType.SPLICE_JUNCTIONS else super().resolutions(output_type)
 
-    def junctions(self, ref_onehot, alt_onehot, *, organism="human", site_mask=None, annotated_sites=None):
+    def junctions(self, ref_onehot, alt_onehot, *, organism="human", site_mask=None, annotated_sites=None,
+                  indel=None):
+        assert indel is None  # the variants of this test are SNVs
         JunctionModel.calls.append((site_mask, annotated_sites))
         donors = sorted(d for d in {100, *np.flatnonzero(annotated_sites[:, 0])} if site_mask[d])
         acceptors = sorted(a for a in {8000, *np.flatnonzero(annotated_sites[:, 1])} if site_mask[a])

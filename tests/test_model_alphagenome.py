@@ -301,3 +301,76 @@ def test_junctions_at_sites_of_ref_and_alt_with_sdk_coordinates():
         adapter.junctions(ref, ref[:-1])
     with pytest.raises(ValueError, match="site_mask must have shape"):
         adapter.junctions(ref, ref, site_mask=mask[:-1])
+
+
+@pytest.mark.parametrize(("offset", "ref_allele", "alt_allele"), [
+    (10, "A", "ACGT"),  # insertion: bases 11..13 collapse onto the anchor 10 by max, the last 3 REF bases take REF
+    (10, "ACG", "A"),  # deletion: 11, 12 are 0 in ALT, the rest shifts back by 2
+    (10, "AC", "TTTT"),  # complex: 2 shared bases, then as an insertion of 2
+    (0, "AC", "A"),  # at the window's first base
+    (60, "A", "AGG"),  # near the end: the insertion pushes the last 2 bases out
+])
+def test_align_alt_1bp_is_align_alternate_at_1bp(offset, ref_allele, alt_allele):
+    from genome_plugin.genome import Interval, Variant
+    from genome_plugin.model.adapter import align_alt_1bp
+    from genome_plugin.scoring.align import align_alternate
+
+    rng = np.random.default_rng(3)
+    ref, alt = rng.normal(size=(64, 3)).astype(np.float32), rng.normal(size=(64, 3)).astype(np.float32)
+    variant = Variant("c", 1000 + offset + 1, ref_allele, alt_allele)
+    expected = align_alternate(alt, ref, variant=variant, interval=Interval("c", 1000, 1064), resolution=1)
+    got = align_alt_1bp(jnp.asarray(alt)[None], jnp.asarray(ref)[None], offset=offset, ref_length=len(ref_allele),
+                        alt_length=len(alt_allele))
+    np.testing.assert_allclose(np.asarray(got)[0], expected, rtol=1e-6)
+
+
+def test_junctions_of_an_insertion_read_alt_in_ref_coordinates():
+    from genome_plugin.genome import Interval, Variant
+    from genome_plugin.model.adapter import AlphaGenomeModel
+    from genome_plugin.scoring.align import align_alternate
+
+    model = init_on_host(TINY, seed=1)
+    adapter = AlphaGenomeModel(model, input_lengths=None)
+    k, threshold = TINY.heads.num_splice_sites, TINY.heads.splice_site_threshold
+    ref = np.asarray(_onehot(1, 4096, seed=7))[0]
+    inserted = np.asarray(_onehot(1, 6, seed=9))[0]
+    alt = np.concatenate([ref[:2051], inserted, ref[2051:-6]])  # 6 bases inserted after the anchor base 2050
+    variant = Variant("c", 2051, "A", "ACGTAC")  # 0-based 2050; only the lengths matter to the alignment
+    mask = np.zeros(4096, bool)
+    mask[3330:3400] = True  # where ALT's acceptor- sites, 6 bp right in ALT's own coordinates, differ from REF's
+    annotated = np.zeros((4096, 4), bool)
+    annotated[3335, 0] = annotated[3395, 2] = True
+    table, _, alt_counts = adapter.junctions(ref, alt, site_mask=mask, annotated_sites=annotated,
+                                             indel=(2050, 1, 6))
+
+    organism = jnp.zeros((1,), jnp.int32)
+    embed = nnx.jit(lambda m, x: m.embed(x, organism)["embeddings_1bp"])
+    classify = nnx.jit(lambda m, e: m.heads["splice_sites_classification"]({"embeddings_1bp": e}, organism))
+    ref_emb, alt_emb = embed(model, jnp.asarray(ref)[None]), embed(model, jnp.asarray(alt)[None])
+    window = Interval("c", 0, 4096)
+
+    def aligned(alt_values, ref_values):  # the host-side aligner the scorers use, as the reference
+        return align_alternate(np.asarray(alt_values, np.float32)[0], np.asarray(ref_values, np.float32)[0],
+                               variant=variant, interval=window, resolution=1)
+
+    ref_p = np.asarray(classify(model, ref_emb)["predictions"], np.float32)[0, :, :4]
+    alt_p = aligned(classify(model, alt_emb)["predictions"], classify(model, ref_emb)["predictions"])[:, :4]
+    combined = np.where(mask[:, None], np.maximum(np.maximum(ref_p, alt_p), annotated), 0.0)
+    sites = [sorted(p for p in np.argsort(-combined[:, c], kind="stable")[:k].tolist() if combined[p, c] >= threshold)
+             for c in range(4)]
+    expected = [(d + 1, a, "+") for d in sites[0] for a in sites[1] if d + 1 < a]
+    expected += [(a + 1, d, "-") for d in sites[2] for a in sites[3] if a + 1 < d]
+    assert list(table[["start", "end", "strand"]].itertuples(index=False, name=None)) == expected
+    assert sum(strand == "-" for *_, strand in expected) > 0
+    # ALT counts come from ALT's embeddings aligned to REF coordinates, at REF-coordinate sites
+    heads = nnx.jit(lambda m, e, p: m.predict_junctions(e, p, organism)["predictions"])
+    positions = jnp.asarray([c + [-1] * (k - len(c)) for c in sites], jnp.int32)[None]
+    head = np.asarray(heads(model, jnp.asarray(aligned(alt_emb, ref_emb))[None], positions))[0]
+    tracks = adapter.tracks(OutputType.SPLICE_JUNCTIONS).df
+    for strand in ("+", "-"):
+        on = (tracks["strand"] == strand).to_numpy()
+        rows = np.flatnonzero(table["strand"].to_numpy() == strand)
+        d, a = table["donor_rank"].to_numpy()[rows], table["acceptor_rank"].to_numpy()[rows]
+        np.testing.assert_allclose(alt_counts[rows][:, on], head[d, a][:, on], rtol=1e-4,
+                                   atol=1e-4 * float(np.abs(head).max()))
+    assert np.abs(alt_counts).max() > 0

@@ -24,7 +24,7 @@ from genome_plugin.model.network import AlphaGenome, init_on_host
 from genome_plugin.models import Predictions, SequenceModel
 from genome_plugin.tracks import OutputType, TrackTable
 
-__all__ = ["OFFICIAL_INPUT_LENGTHS", "AlphaGenomeModel", "junction_track_table"]
+__all__ = ["OFFICIAL_INPUT_LENGTHS", "AlphaGenomeModel", "align_alt_1bp", "junction_track_table"]
 
 OFFICIAL_INPUT_LENGTHS = (16_384, 131_072, 524_288, 1_048_576)
 _HEAD_FOR_TYPE = {OutputType[spec.output_type]: name for name, spec in HEAD_SPECS.items()}
@@ -35,6 +35,36 @@ def junction_track_table(tissues: pd.DataFrame) -> pd.DataFrame:
     plus, minus = tissues.copy(), tissues.copy()
     plus["strand"], minus["strand"] = "+", "-"
     return pd.concat([plus, minus], ignore_index=True)
+
+
+def align_alt_1bp(alt: jax.Array, ref: jax.Array, *, offset: int, ref_length: int, alt_length: int) -> jax.Array:
+    """ALT values ``[B, S, C]`` of an indel put back into REF coordinates at 1 bp, on the device.
+
+    The 1 bp case of :func:`genome_plugin.scoring.align.align_alternate` (the same rules: an insertion's
+    bases collapse onto the anchor by max, the tail it pushed out takes REF's values; a deletion's bases
+    are 0), as a gather, so the junction path can align embeddings too large for the host, as the SDK
+    aligns ALT's trunk embeddings and splice-site probabilities. ``offset`` is the variant's start in
+    the window.
+    """
+    delta = alt_length - ref_length
+    if delta == 0:
+        return alt
+    length = alt.shape[1]
+    shared = min(ref_length, alt_length)
+    index = np.arange(length)
+    if delta > 0:
+        anchor = offset + shared - 1
+        tail = index >= length - delta
+        source = np.where(tail, index, np.where(index > anchor, index + delta, index))
+        out = jnp.take(alt, jnp.asarray(source), axis=1)
+        out = jnp.where(jnp.asarray(tail)[None, :, None], ref, out)
+        if 0 <= anchor < length:
+            out = out.at[:, anchor].set(alt[:, anchor: min(anchor + delta, length - 1) + 1].max(axis=1))
+        return out
+    removed = (index >= offset + shared) & (index < offset + ref_length)
+    source = np.where(index >= offset + ref_length, index + delta, index)
+    out = jnp.take(alt, jnp.asarray(source), axis=1)
+    return jnp.where(jnp.asarray(removed)[None, :, None], jnp.zeros((), alt.dtype), out)
 
 
 def _default_tables(config: AlphaGenomeConfig) -> dict[str, dict[str, pd.DataFrame]]:
@@ -278,6 +308,7 @@ class AlphaGenomeModel(SequenceModel):
         organism: str = "human",
         site_mask: np.ndarray | None = None,
         annotated_sites: np.ndarray | None = None,
+        indel: tuple[int, int, int] | None = None,
     ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
         """Junctions between the splice sites chosen on REF and ALT together, with REF and ALT counts there.
 
@@ -285,7 +316,9 @@ class AlphaGenomeModel(SequenceModel):
         :meth:`junction_sites`): from the element-wise max of the REF and ALT splice-site
         probabilities, plus ``annotated_sites`` (``(S, 4)``: donor+, acceptor+, donor-, acceptor-),
         within ``site_mask`` (``(S,)``, the SDK's bodies of the genes overlapping the variant), so a site
-        that only ALT creates is scored; both alleles' counts are read at those sites.
+        that only ALT creates is scored; both alleles' counts are read at those sites. For an indel,
+        ``indel`` = (the variant's start in the window, len(REF), len(ALT)): ALT's probabilities and
+        embeddings are first put back into REF coordinates (:func:`align_alt_1bp`), as the SDK does.
 
         ``table`` has one row per junction, in the SDK's order (+ strand donor-major, then - strand):
         ``start``, ``end`` (window offsets as the SDK gives them: ``start`` = donor + 1, ``end`` =
@@ -322,6 +355,12 @@ class AlphaGenomeModel(SequenceModel):
                                                          organism_index)
         alt_embeddings, alt_probs = self._compiled_embed(self.model, jnp.asarray(alt_onehot, jnp.float32)[None],
                                                          organism_index)
+        if indel is not None:
+            offset, ref_length, alt_length = indel
+            alt_probs = align_alt_1bp(alt_probs, ref_probs, offset=offset, ref_length=ref_length,
+                                      alt_length=alt_length)
+            alt_embeddings = align_alt_1bp(alt_embeddings, ref_embeddings, offset=offset, ref_length=ref_length,
+                                           alt_length=alt_length)
         sites = self.junction_sites(np.asarray(jax.device_get(ref_probs[0]), np.float32),
                                     np.asarray(jax.device_get(alt_probs[0]), np.float32),
                                     site_mask=site_mask, annotated_sites=annotated_sites)  # [4, K]

@@ -210,14 +210,17 @@ def _junctions(model: SequenceModel, ref_sequence: str, alt_sequence: str, *, wi
                organism: str, variant: Variant, annotation: Annotation | None) -> tuple[dict, dict, dict[str, Any]]:
     """REF and ALT junction counts from ``model.junctions`` with the junction table in genome coordinates.
 
-    As in the SDK, splice sites may only be chosen in the bodies of the genes overlapping the variant, and
-    the annotation's own splice sites there are always included.
+    As in the SDK, splice sites may only be chosen in the bodies of the genes overlapping the variant, the
+    annotation's own splice sites there are always included, and an indel's ALT is aligned to REF first.
     """
     site_mask = annotated = None
     if annotation is not None:
         site_mask, annotated = GeneIndex.of(annotation).splice_site_masks(variant, window)
+    indel = None
+    if len(variant.ref) != len(variant.alt):
+        indel = (variant.start - window.start, len(variant.ref), len(variant.alt))
     table, ref_counts, alt_counts = model.junctions(one_hot(ref_sequence), one_hot(alt_sequence), organism=organism,
-                                                    site_mask=site_mask, annotated_sites=annotated)
+                                                    site_mask=site_mask, annotated_sites=annotated, indel=indel)
     table = table.assign(start=table["start"] + window.start, end=table["end"] + window.start)
     key = (OutputType.SPLICE_JUNCTIONS, 1)
     return {key: np.asarray(ref_counts)}, {key: np.asarray(alt_counts)}, {"junctions": table.reset_index(drop=True)}

@@ -9,12 +9,13 @@ and acceptor the first base of the exon after it (0-based), ``start = donor + 1,
 
 The engine gets them from a model that predicts SPLICE_JUNCTIONS through an extra method::
 
-    model.junctions(ref_onehot, alt_onehot, *, organism, site_mask, annotated_sites)
+    model.junctions(ref_onehot, alt_onehot, *, organism, site_mask, annotated_sites, indel)
         -> (table, ref_counts, alt_counts)
 
 with one-hot ``(S, 4)`` windows, ``site_mask`` ``(S,)`` (the bodies of the genes overlapping the
 variant), ``annotated_sites`` ``(S, 4)`` (donor+, acceptor+, donor-, acceptor- of the annotation's
-introns), ``table`` as above but in window offsets, and counts for the tracks of
+introns), ``indel`` None or (the variant's start in the window, len(REF), len(ALT)) so that ALT can
+be aligned to REF coordinates, ``table`` as above but in window offsets, and counts for the tracks of
 ``model.tracks(SPLICE_JUNCTIONS)``. As the SDK does, the model should choose splice sites from the
 element-wise max of the REF and ALT splice-site probabilities and the annotated sites, inside the
 mask, and read both alleles' counts at those sites, so that a junction only ALT creates is scored
