@@ -7,6 +7,7 @@ The scorer names we write are checked against the SDK's own reprs, never against
 from __future__ import annotations
 
 import itertools
+import socket
 from importlib import metadata
 from pathlib import Path
 
@@ -20,13 +21,35 @@ from genome_plugin import cli
 from genome_plugin.genome import Interval, Reference
 from genome_plugin.scoring.catalogue import RECOMMENDED, builtin_scorers, recommended_scorers
 from genome_plugin.scoring.outputs import TSV_OURS, scored_interval
-from genome_plugin.scoring.sdk import ForeignScorer, sdk_scorer, sdk_scorer_name, to_sdk_anndatas
+from genome_plugin.scoring.sdk import SDK_TRACK_COLUMNS, ForeignScorer, sdk_scorer, sdk_scorer_name, to_sdk_anndatas
 from genome_plugin.tracks import OutputType
 
 TEST_DATA = Path(__file__).resolve().parents[1] / "test-data"
 FASTA = TEST_DATA / "chr20_slice.fa"
 VARIANTS = TEST_DATA / "variants.vcf"
+METADATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "alphagenome-track-metadata"
 EARLY_POS = 300  # a variant this close to the contig start has a window that starts before it
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_network():
+    """Every test here runs with internet sockets refused: the SDK is used offline only."""
+
+    def refuse(sock, address, *args, **kwargs):
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            raise OSError(f"test_sdk_interop: a network connection to {address!r} was attempted")
+        return connect(sock, address, *args, **kwargs)
+
+    connect = socket.socket.connect
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", refuse)
+        patch.setattr(socket.socket, "connect_ex", refuse)
+        yield
+
+
+def test_the_network_is_refused_here():
+    with pytest.raises(OSError, match="network connection"):
+        socket.create_connection(("127.0.0.1", 9), timeout=1)
 
 
 def _sdk_configurations() -> list[object]:
@@ -169,6 +192,49 @@ def test_no_scored_interval_starts_before_the_contig(cli_run, inputs):
     # 16,384 bp window is [-8192, 8192) and its genomic part [0, 8192)
     assert len(early) and (early == "chr20:0-8192:+").all()
     assert tsv["vcf_record"].astype(int).nunique() == inputs["records"]
+
+
+@pytest.mark.parametrize("organism", ["HOMO_SAPIENS", "MUS_MUSCULUS"])
+def test_track_tables_equal_the_sdks_reading_of_the_official_metadata(organism, require):
+    """Our reader of the official track metadata against the SDK's protobuf parse and its metadata_from_proto.
+
+    Also that the h5ad ``var`` of those tables, renamed by :data:`SDK_TRACK_COLUMNS`, has the SDK's columns.
+    """
+    from alphagenome.models import dna_client
+    from alphagenome.protos import dna_model_pb2, dna_model_service_pb2
+    from google.protobuf import text_format
+
+    from genome_plugin.model.metadata import OUTPUT_TYPE_TO_HEAD, read_output_metadata
+    from genome_plugin.tracks import TrackTable
+
+    path = METADATA_DIR / f"OutputMetadataResponse_ORGANISM_{organism}.textproto"
+    require(path.exists(), f"official track metadata not found at {path}")
+    response = text_format.Parse(path.read_text(), dna_model_service_pb2.MetadataResponse())
+    theirs = dna_client.construct_output_metadata(iter([response]))
+    ours = read_output_metadata(path)
+    for entry in response.output_metadata:
+        output_type = dna_model_pb2.OutputType.Name(entry.output_type)
+        frame = theirs.get(_sdk_output(output_type))
+        table = ours.tables[OUTPUT_TYPE_TO_HEAD[output_type]]
+        assert len(table) == len(frame), output_type
+        for column in frame.columns:
+            if column == "nonzero_mean":
+                np.testing.assert_allclose(table[column].to_numpy(float), frame[column].to_numpy(float),
+                                           rtol=1e-6, equal_nan=True, err_msg=output_type)
+                continue
+            present = frame[column].notna().to_numpy()  # the SDK leaves a field the proto lacks as NaN
+            assert [str(v) for v in table[column][present]] == [str(v) for v in frame[column][present]], column
+            assert (table[column][~present].astype(str).isin(["", "False"])).all(), column
+        real = table[table["name"] != "Padding"]  # head padding rows are not tracks of a model's table
+        var = TrackTable(real, source=str(path)).to_var().rename(columns=SDK_TRACK_COLUMNS)
+        assert set(frame.columns) <= set(var.columns), output_type
+
+
+def _sdk_output(output_type: str):
+    """The SDK's OutputType for an official proto enum name (``OUTPUT_TYPE_ATAC`` -> ``OutputType.ATAC``)."""
+    from alphagenome.models import dna_output
+
+    return dna_output.OutputType[output_type.removeprefix("OUTPUT_TYPE_")]
 
 
 def _spliceai_installed() -> bool:
