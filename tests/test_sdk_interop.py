@@ -182,6 +182,18 @@ def test_sdk_tidy_scores_reads_our_h5ad_and_gives_our_tsv(cli_run):
 
 
 @pytest.mark.slow
+def test_files_in_the_layout_before_the_sdk_names_read_the_same(cli_run):
+    """h5ad written before the SDK's names (obs gene_strand, layers["quantile"], no uns["variant_scorer"])."""
+    for name in ("gene_mask_lfc_rna_seq", "center_mask_dnase_501_diff_log2_sum"):
+        adata = ad.read_h5ad(cli_run / f"{name}.h5ad")
+        old = adata.copy()
+        old.obs = old.obs.rename(columns={"strand": "gene_strand"})
+        old.layers["quantile"] = old.layers.pop("quantiles")
+        del old.uns["variant_scorer"]
+        pd.testing.assert_frame_equal(vs.tidy_scores([to_sdk_anndatas(old)]), vs.tidy_scores([to_sdk_anndatas(adata)]))
+
+
+@pytest.mark.slow
 def test_no_scored_interval_starts_before_the_contig(cli_run, inputs):
     tsv = pd.read_csv(cli_run / "scores.tsv", sep="\t", keep_default_na=False, dtype=str)
     intervals = tsv.loc[tsv["scored_interval"] != "", "scored_interval"]

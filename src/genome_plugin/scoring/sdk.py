@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -129,9 +130,12 @@ def to_sdk_anndatas(adata: Any) -> list[Any]:
 
     meta = adata.uns.get("genome_plugin", {})
     scorer_text = adata.uns.get("variant_scorer")
-    if not isinstance(scorer_text, str):
+    if not isinstance(scorer_text, str):  # written before uns["variant_scorer"]: our name, looked up if registered
+        from genome_plugin.plugins import get_scorers
+
         scorer = meta.get("scorer")
-        scorer_text = scorer.get("name", "") if isinstance(scorer, dict) else str(scorer or "")
+        name = scorer.get("name", "") if isinstance(scorer, Mapping) else str(scorer or "")
+        scorer_text = sdk_scorer_name(get_scorers().get(name)) or name
     scorer = sdk_scorer(scorer_text, meta.get("output_type") or None)
     var = adata.var.rename(columns=SDK_TRACK_COLUMNS)
     var.index = var.index.map(str)
