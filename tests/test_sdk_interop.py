@@ -249,6 +249,30 @@ def _sdk_output(output_type: str):
     return dna_output.OutputType[output_type.removeprefix("OUTPUT_TYPE_")]
 
 
+def test_merged_chunks_read_as_the_whole(tmp_path):
+    """Two --chunk runs merged by genome-plugin merge: the SDK reads the merged h5ad as both chunks' TSV lines."""
+    from genome_plugin.commands.merge import merge_h5ad
+
+    scorer = "center_mask_dnase_501_diff_sum"
+    tables = []
+    for chunk in ("1/2", "2/2"):
+        out = tmp_path / chunk.replace("/", "of")
+        assert cli.main(["-q", "score", "--model", "example-gc", "--fasta", str(FASTA), "--vcf", str(VARIANTS),
+                         "--scorer", scorer, "--chunk", chunk, "--sequence-length", "4096", "--out", str(out)]) == 0
+        tables.append(pd.read_csv(out / "scores.tsv", sep="\t", keep_default_na=False, dtype=str))
+    merged = merge_h5ad([tmp_path / "1of2" / f"{scorer}.h5ad", tmp_path / "2of2" / f"{scorer}.h5ad"])
+    tidy = vs.tidy_scores([to_sdk_anndatas(merged)])
+    ours = pd.concat(tables)
+    ours = ours[ours["reason"] == ""].reset_index(drop=True)
+    assert len(tidy) == len(ours) == 25 * len(set(ours["track_name"]))  # every record scored once
+    assert [str(v) for v in tidy["variant_id"]] == list(ours["variant_id"])
+    assert set(tidy["variant_scorer"]) == {str(vs.CenterMaskScorer(requested_output=_sdk_output("OUTPUT_TYPE_DNASE"),
+                                                                     width=501,
+                                                                     aggregation_type=vs.AggregationType.DIFF_SUM))}
+    np.testing.assert_allclose(pd.to_numeric(ours["raw_score"]).to_numpy(float), tidy["raw_score"].to_numpy(float),
+                               rtol=5.1e-6, atol=1e-30)
+
+
 def _spliceai_installed() -> bool:
     try:
         metadata.distribution("spliceai")
