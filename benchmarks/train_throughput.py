@@ -1,11 +1,15 @@
-"""Training throughput: the data loader alone (examples/s), with and without the prefetch thread.
+"""Training throughput: the data loader alone (examples/s), with and without the prefetch thread, and train
+steps/s per model preset.
 
 The loader part reads either a synthetic data set written here (random FASTA, dense 1 bp bigWig tracks, a
 GTF, an SJ.out.tab and a 2,048 bp .cool: every target type) or, with ``--real``, GRCh37 chr20 from
 ``scripts/fetch_real_genomes.sh`` with splice-site labels from the spliceai package's GRCh37 table.
-Train-step figures (steps/s per preset, peak memory) are the loop's part of this script.
+``--presets tiny small`` then times the loop's compiled train step (forward, losses of every target,
+backward, AdamW) on the same batches, one head per output type of the data set: compile time of the first
+step, steps/s over ``--train-steps`` steps after it, and the peak RSS of the process so far.
 
     .venv-test/bin/python benchmarks/train_throughput.py [--length 16384] [--batch 4] [--steps 20] [--real FASTA]
+                                                         [--presets tiny small] [--train-steps 5]
 """
 
 from __future__ import annotations
@@ -83,6 +87,40 @@ def loader_rate(data: TrainingData, steps: int, prefetch: int) -> float:
     return count / (time.perf_counter() - start)
 
 
+def train_rate(data: TrainingData, preset: str, steps: int) -> tuple[float, float]:
+    """Seconds of the first (compiling) train step and steps/s of the next ``steps``, batches prepared ahead."""
+    import jax
+    from flax import nnx
+
+    from genome_plugin.model.config import AlphaGenomeConfig
+    from genome_plugin.train.config import OptimizerConfig
+    from genome_plugin.train.loop import (
+        build_model,
+        junction_track_tissues,
+        make_optimizer,
+        make_train_step,
+        prepare_batch,
+        resolve_precision,
+    )
+
+    model, _ = build_model(AlphaGenomeConfig.preset(preset), data.tracks, precision=resolve_precision("auto"))
+    model.train()
+    optimizer = nnx.Optimizer(model, make_optimizer(OptimizerConfig(), steps + 1), wrt=nnx.Param)
+    step = make_train_step()
+    tissues = junction_track_tissues(data.tracks)
+    batches = [jax.device_put(prepare_batch(b, num_sites=model.config.heads.num_splice_sites,
+                                            junction_tissues=tissues))
+               for b in data.batches(start_step=0, num_steps=steps + 1, prefetch=0)]
+    start = time.perf_counter()
+    jax.block_until_ready(step(model, optimizer, batches[0]))
+    compile_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    for batch in batches[1:]:
+        out = step(model, optimizer, batch)
+    jax.block_until_ready(out)
+    return compile_seconds, steps / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--length", type=int, default=16_384, help="window length (bp)")
@@ -91,6 +129,8 @@ def main() -> None:
     parser.add_argument("--genome", type=int, default=4_000_000, help="synthetic contig length (bp)")
     parser.add_argument("--tracks", type=int, default=8, help="synthetic bigWig tracks")
     parser.add_argument("--real", type=Path, help="GRCh37 chr20 FASTA (splice-site labels only)")
+    parser.add_argument("--presets", nargs="*", default=[], help="model presets whose train steps are timed")
+    parser.add_argument("--train-steps", type=int, default=5, help="timed train steps per preset")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -112,6 +152,12 @@ def main() -> None:
         for prefetch in (0, 4):
             rate = loader_rate(data, args.steps, prefetch)
             print(f"loader, prefetch {prefetch}: {rate:.1f} examples/s ({rate * args.length / 1e6:.2f} Mbp/s)")
+        for preset in args.presets:
+            compile_seconds, rate = train_rate(data, preset, args.train_steps)
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"train step, {preset} preset, batch {args.batch} x {args.length} bp: first step (compiling) "
+                  f"{compile_seconds:.1f} s, then {rate:.3f} steps/s ({rate * args.batch:.2f} examples/s); "
+                  f"peak RSS so far {peak:.0f} MiB")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MiB")
 
