@@ -199,3 +199,20 @@ def test_config_errors_are_one_line_naming_the_key(tmp_path):
         read_distill_config(preset)
     with pytest.raises(GenomePluginError, match="not a registered model"):
         load_teacher(TeacherSpec(model="no-such-model"))
+
+
+
+def test_init_teacher_starts_the_student_from_that_network_and_refuses_an_ensemble(tmp_path):
+    from genome_plugin.train.distill import SpliceAIStudent, StudentConfig
+
+    teachers = [load_teacher(TeacherSpec(checkpoint=str(_teacher(tmp_path / f"t{i}", i, "Apache-2.0"))))
+                for i in (1, 2)]
+    student = SpliceAIStudent(StudentConfig(preset="tiny", seed=9))
+    onehot = np.eye(4, dtype=np.float32)[np.random.default_rng(1).integers(0, 4, size=(1, 200))]
+    network, _ = load_spliceai_dir(tmp_path / "t2")
+    assert not np.allclose(np.asarray(student.model(onehot)), np.asarray(network(onehot)))
+    student.start_from(teachers, 2)
+    np.testing.assert_array_equal(np.asarray(student.model(onehot)), np.asarray(network(onehot)))
+    assert student.initialised_from == "t2"
+    with pytest.raises(GenomePluginError, match=r"\[student\] init_teacher 3: not one network"):
+        student.start_from(teachers, 3)

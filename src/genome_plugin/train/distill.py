@@ -110,13 +110,16 @@ class TeacherSpec:
 @dataclass(frozen=True)
 class StudentConfig:
     """The student's architecture (``spliceai`` or ``alphagenome``), preset, initialisation seed, precision,
-    and (AlphaGenome only) the output types to distil (default: every type all teachers predict)."""
+    (AlphaGenome only) the output types to distil (default: every type all teachers predict), and
+    (SpliceAI only) ``init_teacher``: start from the weights of that teacher (1-based; a single network of
+    the student's architecture) instead of random ones, so a short run refines rather than starts afresh."""
 
     architecture: str = "spliceai"
     preset: str = "tiny"
     seed: int = 0
     precision: str = "auto"
     output_types: tuple[str, ...] = ()
+    init_teacher: int | None = None
 
 
 @dataclass(frozen=True)
@@ -418,6 +421,17 @@ class SpliceAIStudent:
     def train_tracks(self) -> dict[OutputType, list[tuple[str, str]]]:
         return {OutputType.SPLICE_SITES: [("acceptor", "+"), ("donor", "+")]}
 
+    def start_from(self, teachers: Sequence[Teacher], number: int) -> None:
+        """Copy the weights of teacher ``number`` (1-based), a single network of the student's architecture."""
+        teacher = teachers[number - 1] if 1 <= number <= len(teachers) else None
+        ensemble = None if teacher is None else teacher._ensemble
+        if ensemble is None or ensemble.size != 1 or ensemble.config != self.model.config:
+            msg = (f"[student] init_teacher {number}: not one network of the student's architecture "
+                   f"({len(teachers)} teacher(s); SpliceAI ensembles need member =)")
+            raise GenomePluginError(msg)
+        nnx.update(self.model, nnx.state(ensemble.member(0)))
+        self.initialised_from = teacher.name
+
     def loss(self, model: nnx.Module, batch: Mapping[str, Any]) -> tuple[jax.Array, dict[str, jax.Array]]:
         f = self.flank
         probs = model(batch["sequence"])
@@ -597,6 +611,16 @@ class Ensemble:
                                                   if ot is not OutputType.SPLICE_SITES else list(SPLICE_TRACKS))
                               for ot, table in student.tracks.items()} for t in teachers]
         self.keys = _student_keys(student)
+        # Where each training track sits among all the student's tracks, to take training targets from those.
+        self.train_columns = {}
+        for ot, wanted in student.train_tracks().items():
+            every = list(SPLICE_TRACKS) if ot is OutputType.SPLICE_SITES else list(
+                zip(student.tracks[ot].names, student.tracks[ot].strands, strict=True))
+            self.train_columns[ot] = np.array([every.index(w) for w in wanted], np.int64)
+
+    def training_part(self, arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The training tracks of arrays over all the student's tracks."""
+        return {k: v[..., self.train_columns[parse_target_key(k)[0]]] for k, v in arrays.items()}
 
     def targets(self, sequence: np.ndarray, example_mask: np.ndarray, *, every_track: bool = False
                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
@@ -650,9 +674,8 @@ def evaluate(student: Any, ensemble: Ensemble, data: Any, *, max_batches: int | 
         sequence = np.asarray(raw["sequence"], np.float32)
         organism = np.asarray(raw["organism_index"], np.int32)
         mean, weights, each = ensemble.targets(sequence, mask, every_track=True)
-        train_mean, train_weights, _ = ensemble.targets(sequence, mask)
         loss, parts = loss_step(student.model, {"sequence": sequence, "organism_index": organism,
-                                                "targets": train_mean, "weights": train_weights})
+                                                "targets": ensemble.training_part(mean), "weights": weights})
         losses.append(float(loss))
         for name, value in parts.items():
             if name.endswith("/kl"):
@@ -714,8 +737,12 @@ class DistillResult:
 
 
 def distill(student: Any, ensemble: Ensemble, data: Any, *, optimizer: OptimizerConfig, loop: LoopConfig,
-            out_dir: Path, resume: bool = False, progress: bool = True) -> DistillResult:
-    """Train ``student`` in place on the ensemble's outputs; checkpoints and ``metrics.csv`` in ``out_dir``."""
+            out_dir: Path, resume: bool = False, progress: bool = True, train_mode: bool = True) -> DistillResult:
+    """Train ``student`` in place on the ensemble's outputs; checkpoints and ``metrics.csv`` in ``out_dir``.
+
+    ``train_mode`` False keeps batch-norm layers on their stored statistics (a student started from a
+    trained teacher keeps the teacher's, rather than re-estimating them from small batches).
+    """
     from tqdm.auto import tqdm
 
     from genome_plugin.train.loop import CHECKPOINT_DIR, METRICS_NAME, _Checkpoints, _MetricsFile, make_optimizer
@@ -726,7 +753,7 @@ def distill(student: Any, ensemble: Ensemble, data: Any, *, optimizer: Optimizer
     model.eval()
     initial = summary_metrics(evaluate(student, ensemble, data, max_batches=loop.eval_batches))
     metrics.write((0, "valid", k, "", v) for k, v in sorted(initial.items()))
-    model.train()
+    model.train() if train_mode else model.eval()
     opt = nnx.Optimizer(model, make_optimizer(optimizer, loop.steps), wrt=nnx.Param)
     checkpoints = _Checkpoints(out_dir / CHECKPOINT_DIR, loop.keep_checkpoints)
     start, latest = 0, checkpoints.latest()
@@ -814,6 +841,8 @@ def distill_from_config(config: DistillConfig, *, out_dir: str | Path, resume: b
     s = config.student
     if s.architecture == "spliceai":
         student = SpliceAIStudent(s)
+        if s.init_teacher is not None:
+            student.start_from(teachers, s.init_teacher)
     else:
         student = AlphaGenomeStudent(s, teachers, resolve_precision(s.precision))
         student.model.config.validate_length(config.data.sequence_length)
@@ -824,7 +853,7 @@ def distill_from_config(config: DistillConfig, *, out_dir: str | Path, resume: b
         raise GenomePluginError(msg)
     data = TrainingData(config.data)
     result = distill(student, ensemble, data, optimizer=config.optimizer, loop=config.loop, out_dir=out_dir,
-                     resume=resume, progress=progress)
+                     resume=resume, progress=progress, train_mode=s.init_teacher is None)
     c, d = config.card, config.data
     card = _json_safe({
         "name": c.name or f"{s.architecture}-{s.preset}-distilled",
@@ -836,7 +865,7 @@ def distill_from_config(config: DistillConfig, *, out_dir: str | Path, resume: b
         "non_commercial": non_commercial,
         "distillation": {
             "teachers": [t.record() for t in teachers],
-            "student": dataclasses.asdict(s),
+            "student": {**dataclasses.asdict(s), "initialised_from": getattr(student, "initialised_from", None)},
             "augmentation": {"max_shift": d.max_shift, "reverse_complement": d.reverse_complement,
                              "mutation_rate": d.mutation_rate, "mask_fraction": d.mask_fraction,
                              "mask_span": d.mask_span},
