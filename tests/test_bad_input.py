@@ -142,6 +142,26 @@ def test_duplicated_contig_name_is_refused(tmp_path):
     assert str(path) in _one_line(info.value)
 
 
+@pytest.mark.parametrize("layout", ["crlf", "no final newline", "blank lines", "empty record"])
+def test_unusual_but_valid_fasta_layouts_are_not_taken_for_stale_indexes(tmp_path, layout, caplog):
+    a, b = _real_dna(100_000, 130), _real_dna(101_000, 70)
+    text = f">chrA first\n{a[:60]}\n{a[60:120]}\n{a[120:]}\n>chrB\n{b[:60]}\n{b[60:]}\n"
+    if layout == "crlf":
+        text = text.replace("\n", "\r\n")
+    elif layout == "no final newline":
+        text = text.rstrip("\n")
+    elif layout == "blank lines":
+        text = text.replace("\n>chrB", "\n\n\n>chrB") + "\n\n"
+    else:
+        text = text.replace(">chrB", ">chrEmpty\n>chrB")
+    path = tmp_path / "valid.fa"
+    path.write_bytes(text.encode())
+    for _ in range(2):  # building the index, then reading it
+        ref = Reference(path)
+        assert ref.fetch(chrom="chrA", start=0, end=130) == a and ref.fetch(chrom="chrB", start=0, end=70) == b
+    assert "rebuilding" not in caplog.text
+
+
 def test_protein_fasta_is_refused(tmp_path):
     # human serum albumin, first 120 residues (UniProt P02768)
     albumin = ("MKWVTFISLLFLFSSAYSRGVFRRDAHKSEVAHRFKDLGEENFKALVLIAFAQYLQQCPFEDHVKLVNEVTEFAKTCVADESAENCDKSLHTLFGD"

@@ -164,20 +164,32 @@ class Reference:
                 if end > following + (width - bases):
                     return f"{fai.name} disagrees with the FASTA: {name} runs past the next record or the file end"
                 handle.seek(min(end, size))
-                gap = handle.read(min(max(following - end, 0), 1 << 16)).lstrip(b"\r\n")
-                header = gap.split(b"\n", 1)[0].rstrip(b"\r")
-                later = gap[len(header):].strip()
-                if i + 1 < len(entries):
-                    expected = entries[i + 1][0].encode()
-                    if header[1:].split()[:1] == [expected] and not later:
-                        continue
-                elif not gap.strip():
-                    continue
-                word = header[1:].split()[:1] if header.startswith(b">") else []
-                if word and word[0].decode(errors="replace") in seen:
-                    return f"contig name {word[0].decode(errors='replace')!r} appears twice (second at byte {end})"
-                return f"{fai.name} disagrees with the FASTA after {name} (byte {end}): edited after indexing?"
+                gap = handle.read(min(max(following - end, 0), 1 << 16))
+                problem = self._gap_problem(fai, gap, name, end, entries[i + 1][0] if i + 1 < len(entries) else None,
+                                            seen)
+                if problem is not None:
+                    return problem
         return None
+
+    @staticmethod
+    def _gap_problem(fai: Path, gap: bytes, name: str, end: int, following: str | None, seen: set[str]) -> str | None:
+        """What is wrong with the bytes between one indexed record and the next (or the file end), if anything.
+
+        Only blank lines and header lines may be there: the next record's header last, and before it the
+        headers of empty records (htslib does not index those).
+        """
+        lines = [line.rstrip(b"\r") for line in gap.split(b"\n")]
+        lines = [line for line in lines if line.strip()]
+        headers = [line[1:].split()[:1] for line in lines if line.startswith(b">")]
+        if len(headers) == len(lines) and (following is None or headers and headers[-1] == [following.encode()]):
+            return None
+        for line in lines:
+            if not line.startswith(b">"):
+                break
+            word = line[1:].split()[:1]
+            if word and word[0].decode(errors="replace") in seen:
+                return f"contig name {word[0].decode(errors='replace')!r} appears twice (second at byte {end})"
+        return f"{fai.name} disagrees with the FASTA after {name} (byte {end}): edited after indexing?"
 
     def _check_letters(self) -> None:
         """Refuse a FASTA whose contigs are mostly letters other than A, C, G, T and N (a protein FASTA).
