@@ -93,6 +93,8 @@ def save_model(
         "description": description,
         "source": source,
         "licence": licence,
+        # The official weights' terms forbid training other models on their outputs (genome-plugin distill reads this).
+        "forbids_distillation": licence == OFFICIAL_LICENCE,
         "citation": CITATION,
         "weights_sha256": weights_sha256(model),
         "parameters": count_params(model),
