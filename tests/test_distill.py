@@ -146,6 +146,10 @@ def test_teacher_that_forbids_distillation_is_refused_naming_it(tmp_path, capsys
     save_model(AlphaGenomeModel.random("tiny").model, official)
     with pytest.raises(GenomePluginError, match="teacher official_like is refused: its terms forbid"):
         load_teacher(TeacherSpec(checkpoint=str(official)))
+    assert json.loads((official / "model_card.json").read_text())["forbids_distillation"] is True
+    tuned = _teacher(tmp_path / "tuned", 5, "not stated", training={"finetune": {"checkpoint": str(official)}})
+    with pytest.raises(GenomePluginError, match="teacher tuned is refused"):
+        load_teacher(TeacherSpec(checkpoint=str(tuned)))
     flagged = _teacher(tmp_path / "flagged", 3, "custom", forbids_distillation=True)
     with pytest.raises(GenomePluginError, match="teacher flagged is refused"):
         load_teacher(TeacherSpec(checkpoint=str(flagged)))

@@ -214,15 +214,22 @@ def read_distill_config(path: str | Path, *, out: str | None = None) -> DistillC
 # ------------------------------------------------------------------------------------------- licences
 
 
-def forbids_distillation(card: Mapping[str, Any]) -> bool:
+def forbids_distillation(card: Mapping[str, Any], *, _depth: int = 0) -> bool:
     """Whether a model's terms forbid training other models on its outputs.
 
-    A card says so with ``forbids_distillation: true``; the official AlphaGenome weights (converted with
-    ``convert-weights``) are recognised by the licence their card records, whose terms say so.
+    A card says so with ``forbids_distillation: true`` (``save_model`` writes it for the official AlphaGenome
+    weights, whose terms say so); cards written before that flag are recognised by the official licence. A
+    model fine-tuned here from such weights inherits the restriction (its card names the checkpoint).
     """
-    from genome_plugin.model.checkpoint import OFFICIAL_LICENCE
+    from genome_plugin.model.checkpoint import OFFICIAL_LICENCE, read_card
 
-    return bool(card.get("forbids_distillation")) or str(card.get("licence", "")) == OFFICIAL_LICENCE
+    if bool(card.get("forbids_distillation")) or str(card.get("licence", "")) == OFFICIAL_LICENCE:
+        return True
+    training = card.get("training")
+    base = training.get("finetune", {}).get("checkpoint") if isinstance(training, dict) else None
+    if isinstance(base, str) and _depth < 8 and (Path(base) / "model_card.json").is_file():
+        return forbids_distillation(read_card(base), _depth=_depth + 1)
+    return False
 
 
 def _is_non_commercial(licence: str) -> bool:
