@@ -20,6 +20,7 @@ from genome_plugin.errors import GenomePluginError, InputError
 from genome_plugin.genome import Reference, read_bed, read_gtf, read_vcf
 from genome_plugin.hookspecs import hookimpl
 from genome_plugin.models import ModelEntry, SequenceModel
+from genome_plugin.scoring.base import Scorer, ScoreResult
 from genome_plugin.scoring.spliceai import load_gene_table
 from genome_plugin.tracks import OutputType, TrackTable
 
@@ -353,9 +354,9 @@ SCORER = "center_mask_dnase_501_diff_log2_sum"
 def _score(out: Path, **options):
     from genome_plugin.scoring.engine import score_variants
 
-    return score_variants(GuanineModel(), Reference(CHR20), VARIANTS, scorers=[SCORER], out_dir=out,
-                          sequence_length=2048, batch_size=2, checkpoint_every=4, window_stride=1, progress=False,
-                          **options)
+    options.setdefault("scorers", [SCORER])
+    return score_variants(GuanineModel(), Reference(CHR20), VARIANTS, out_dir=out, sequence_length=2048,
+                          batch_size=2, checkpoint_every=4, window_stride=1, progress=False, **options)
 
 
 @pytest.fixture
@@ -563,3 +564,61 @@ def test_spliceai_long_inputs_run_in_tiles_with_the_same_values():
     assert lengths == [2048 + 2 * config.flank] * 5
     assert tiled.shape == whole.shape == (1, 9_500, 4)
     np.testing.assert_allclose(tiled, whole, rtol=1e-5, atol=1e-6)
+
+
+class FailsOnTheTenthVariant(Scorer):
+    """Scores like a real scorer (G bases gained), then raises: a scorer bug met half-way through a run."""
+
+    name = "fails_on_the_tenth_variant"
+    output_type = OutputType.DNASE
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def score(self, ref, alt, *, context):
+        self.calls += 1
+        if self.calls == 10:
+            raise RuntimeError("a bug in the scorer")
+        return ScoreResult.single(alt.sum(axis=0) - ref.sum(axis=0))
+
+
+def _lock_taken_by_another_process(out: Path) -> bool:
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom genome_plugin.errors import GenomePluginError\n"
+            "from genome_plugin.scoring.checkpoint import lock_out_dir\n"
+            f"try:\n    lock_out_dir({str(out)!r})\nexcept GenomePluginError:\n    sys.exit(1)\n")
+    return subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_a_run_that_failed_in_this_process_neither_blocks_nor_unlocks_the_next(tmp_path):
+    import gc
+
+    from genome_plugin.errors import ScorerError
+
+    out = tmp_path / "out"
+    scorer = FailsOnTheTenthVariant()
+    with pytest.raises(ScorerError) as failed:  # keeps the failed run's frames, and its checkpoint, alive
+        _score(out, scorers=[scorer])
+    assert not _lock_taken_by_another_process(out)
+    resumed = _score(out, scorers=[scorer], resume=True)  # past its tenth call, the scorer no longer fails
+    assert resumed.scored == 25 and resumed.resumed == 9
+    del failed
+    gc.collect()  # the failed run's checkpoint is collected: the lock goes with the last user
+    assert not (out / ".genome_plugin.lock").exists()
+    assert _lock_taken_by_another_process(out)
+
+
+def test_collecting_an_earlier_checkpoint_keeps_the_lock_of_the_live_one(tmp_path):
+    import gc
+
+    from genome_plugin.scoring.checkpoint import Checkpoint
+
+    earlier = Checkpoint(tmp_path, {"run": 1}, resume=False)
+    live = Checkpoint(tmp_path, {"run": 1}, resume=True)
+    del earlier
+    gc.collect()
+    assert not _lock_taken_by_another_process(tmp_path)
+    live.remove()
+    assert _lock_taken_by_another_process(tmp_path)

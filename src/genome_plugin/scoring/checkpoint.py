@@ -47,17 +47,24 @@ log = logging.getLogger(__name__)
 CHECKPOINT_DIR = ".genome_plugin_checkpoint"
 LOCK_FILE = ".genome_plugin.lock"
 _PART = re.compile(r"^part-(\d+)\.npz$")
+#: Locks this process holds: lock file -> [fd, number of users].
+_HELD: dict[Path, list[int]] = {}
 
 
 def lock_out_dir(out_dir: str | os.PathLike[str]) -> int:
     """Lock ``out_dir`` for this process; refuse when another process holds it. Returns the lock's fd.
 
     A POSIX record lock (``fcntl.lockf``): the kernel drops it when the process ends however it ends, so
-    a killed run leaves no stale lock, and the same process may take it again (an earlier run's objects
-    that are not yet collected do not block it). :func:`unlock_out_dir` releases it and removes the file.
+    a killed run leaves no stale lock. Within one process the lock is shared and counted (an earlier
+    run's checkpoint not yet collected, after an exception, must neither block a new run nor, when it
+    is collected, release the new run's lock). :func:`unlock_out_dir` releases it and removes the file.
     """
     path = Path(out_dir) / LOCK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
+    key = path.resolve()
+    if key in _HELD:
+        _HELD[key][1] += 1
+        return _HELD[key][0]
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -78,12 +85,20 @@ def lock_out_dir(out_dir: str | os.PathLike[str]) -> int:
     started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, started {started}\n".encode(), 0)
+    _HELD[key] = [fd, 1]
     return fd
 
 
 def unlock_out_dir(out_dir: str | os.PathLike[str], fd: int) -> None:
     """Remove the lock file (while still holding it, so no other run can take the old one) and release it."""
     path = Path(out_dir) / LOCK_FILE
+    held = _HELD.get(path.resolve())
+    if held is None or held[0] != fd:
+        return
+    held[1] -= 1
+    if held[1]:
+        return
+    del _HELD[path.resolve()]
     try:
         if os.stat(path).st_ino == os.fstat(fd).st_ino:
             path.unlink()
