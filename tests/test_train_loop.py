@@ -228,3 +228,39 @@ def test_linear_probe_keeps_the_trunk_bit_identical(dataset, tmp_path):
     changed = [k for k in heads_before if not np.array_equal(heads_before[k], heads_after[k])]
     assert any("w" in str(k) for k in changed), "the head's weights must train"
     assert json.loads((tmp_path / "probe" / "checkpoints" / "2" / "meta" / "metadata").read_text())["step"] == 2
+
+
+def test_head_tables_and_prepare_batch_for_junctions():
+    from genome_plugin.tracks import OutputType, TrackTable
+    from genome_plugin.train.loop import build_model, head_tables, junction_track_tissues, prepare_batch
+
+    tracks = {
+        OutputType.SPLICE_JUNCTIONS: TrackTable(pd.DataFrame({"name": ["liver", "liver", "brain"],
+                                                              "strand": ["+", "-", "."]})),
+        OutputType.RNA_SEQ: TrackTable(pd.DataFrame({"name": ["a", "b"], "strand": ["+", "-"],
+                                                     "nonzero_mean": [0.5, 2.0]})),
+    }
+    tables = head_tables(tracks)
+    assert tables["splice_sites_junction"][["name", "strand"]].values.tolist() == [["liver", "."], ["brain", "."]]
+    tissues, n = junction_track_tissues(tracks)
+    assert tissues.tolist() == [0, 0, 1] and n == 2
+    batch = {
+        "sequence": np.zeros((1, 2048, 4), np.float32), "organism_index": np.zeros(1, np.int32),
+        "targets": {"splice_junctions@1": {"donor": np.array([[100, 900, -1]]), "acceptor": np.array([[500, 300, -1]]),
+                                           "strand": np.array([[0, 1, 0]], np.int8),
+                                           "counts": np.array([[[4, 0, 1], [0, 7, 2], [0, 0, 0]]], np.float32)}},
+        "weights": {"splice_junctions@1": np.array([[[1.0], [1.0], [0.0]]], np.float32)},
+    }
+    prepared = prepare_batch(batch, num_sites=2, junction_tissues=(tissues, n))
+    assert prepared["splice_site_positions"].tolist() == [[[100, -1], [500, -1], [900, -1], [300, -1]]]
+    dense = prepared["targets"]["splice_junctions@1"]
+    # channels: liver+, brain+, liver-, brain-; the + junction has liver+ 4 and brain 1, the - one liver- 7, brain 2
+    assert dense.shape == (1, 2, 2, 4)
+    assert dense[0, 0, 0].tolist() == [4, 1, 7, 2] and dense.sum() == 14
+    assert "splice_junctions@1" not in prepared["weights"]
+    # a model for these tables: one head per output type, nonzero_mean in the RNA-seq head's state
+    model, metadata = build_model(micro_config(), tracks)
+    assert sorted(model.heads) == ["rna_seq", "splice_sites_junction"]
+    assert model.config.heads.junction_tissues_per_organism == (2, 2)
+    np.testing.assert_array_equal(np.asarray(model.heads["rna_seq"].track_means[...]), [[0.5, 2.0], [0.5, 2.0]])
+    assert [m.organism for m in metadata] == ["human", "mouse"]
