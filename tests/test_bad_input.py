@@ -622,3 +622,21 @@ def test_collecting_an_earlier_checkpoint_keeps_the_lock_of_the_live_one(tmp_pat
     assert not _lock_taken_by_another_process(tmp_path)
     live.remove()
     assert _lock_taken_by_another_process(tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["plain gzip", "bcf", "truncated"])
+def test_score_cli_reports_an_unreadable_vcf_in_one_line(tmp_path, guanine, capfd, kind):
+    path = tmp_path / "in.vcf.gz"
+    if kind == "plain gzip":
+        path.write_bytes(gzip.compress(VARIANTS.read_bytes()))
+    elif kind == "bcf":
+        with pysam.VariantFile(str(VARIANTS)) as source, pysam.VariantFile(str(path), "wb",
+                                                                        header=source.header) as out:
+            for record in source:
+                out.write(record)
+    else:
+        pysam.tabix_compress(str(VARIANTS_1000), str(path))
+        path.write_bytes(path.read_bytes()[:60])
+    err = _cli_error(capfd, ["-q", "score", "--model", guanine, "--fasta", str(CHR20), "--vcf", str(path),
+                             "--scorer", SCORER, "--out", str(tmp_path / "out")])
+    assert f"error: {path}: " in err
