@@ -220,3 +220,35 @@ def test_init_teacher_starts_the_student_from_that_network_and_refuses_an_ensemb
     assert student.initialised_from == "t2"
     with pytest.raises(GenomePluginError, match=r"\[student\] init_teacher 3: not one network"):
         student.start_from(teachers, 3)
+
+
+@pytest.mark.slow
+def test_resumed_distillation_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
+    from genome_plugin.train.config import LoopConfig, OptimizerConfig
+    from genome_plugin.train.data import TrainingData
+    from genome_plugin.train.distill import Ensemble, SpliceAIStudent, StudentConfig, distill
+
+    teachers = [load_teacher(TeacherSpec(checkpoint=str(_teacher(tmp_path / f"t{i}", i, "Apache-2.0"))))
+                for i in (1, 2)]
+    config = read_distill_config(_config(tmp_path, ['checkpoint = "t1"']))
+    data = TrainingData(config.data)
+    # A constant learning rate, so a 5-step run's schedule is the first half of a 10-step run's.
+    optimizer = OptimizerConfig(learning_rate=0.005, end_learning_rate=0.005)
+
+    def run(out: Path, steps: int, resume: bool) -> tuple[dict, int]:
+        student = SpliceAIStudent(StudentConfig(preset="tiny", seed=3))
+        loop = LoopConfig(steps=steps, checkpoint_every=5, eval_batches=1, log_every=5)
+        result = distill(student, Ensemble(teachers, student), data, optimizer=optimizer, loop=loop, out_dir=out,
+                         resume=resume, progress=False)
+        return nnx.to_pure_dict(nnx.state(student.model)), result.resumed_from
+
+    straight, _ = run(tmp_path / "straight", 10, False)
+    run(tmp_path / "killed", 5, False)
+    resumed, resumed_from = run(tmp_path / "killed", 10, True)
+    assert resumed_from == 5
+    flat_a, flat_b = (dict(nnx.traversals.flatten_mapping(x)) for x in (straight, resumed))
+    assert flat_a.keys() == flat_b.keys()
+    for key, value in flat_a.items():
+        np.testing.assert_array_equal(np.asarray(value), np.asarray(flat_b[key]), err_msg=str(key))
+    with pytest.raises(GenomePluginError, match="already holds checkpoints"):
+        run(tmp_path / "straight", 10, False)
