@@ -3,7 +3,9 @@
 
 The background is i.i.d. DNA (40% GC). Into it the script plants instances of three JASPAR 2024 CORE
 matrices (read offline from the database ``pyjaspar`` ships), each instance sampled base by base from
-the matrix's position frequencies (not the consensus), on a random strand:
+the matrix's position frequencies raised to the power ``SHARPEN`` and renormalised (varied instances, not
+the consensus, yet more specific than chance hits of these short matrices in Mb of random DNA, so the
+planted sites are what the tracks follow), on a random strand:
 
 - motif A = MA0080.7 Spi1 (PU.1), motif B = MA0140.3 GATA1::TAL1, CTCF = MA0139.2 CTCF.
 
@@ -47,6 +49,7 @@ MOTIF_B = "MA0140.3"  # GATA1::TAL1
 MOTIF_CTCF = "MA0139.2"  # CTCF
 BASES = np.array(list("ACGT"))
 BACKGROUND_FREQUENCIES = (0.3, 0.2, 0.2, 0.3)
+SHARPEN = 1.5
 
 PEAK_HEIGHT = 8.0
 PEAK_SD = 75.0
@@ -63,12 +66,13 @@ DECAY = 3.0
 LOOP = 6.0
 
 #: Element kinds and how often each is planted.
-ELEMENTS = {"A": 0.25, "B": 0.15, "AB_near": 0.2, "AB_far": 0.15, "CTCF_pair": 0.25}
-GAP_RANGE = (1500, 5000)
+ELEMENTS = {"A": 0.3, "B": 0.1, "AB_near": 0.2, "AB_far": 0.15, "CTCF_pair": 0.25}
+GAP_RANGE = (300, 2500)
 
 
 def load_motifs(release: str = JASPAR_RELEASE) -> dict[str, tuple[str, np.ndarray]]:
-    """``{"A" | "B" | "CTCF": (name, frequencies [L, 4] in A C G T order)}`` from the offline JASPAR database."""
+    """``{"A" | "B" | "CTCF": (name, sampling frequencies [L, 4] in A C G T order)}`` from the offline JASPAR
+    database (the matrix's frequencies sharpened by ``SHARPEN``)."""
     from pyjaspar import jaspardb
 
     db = jaspardb(release=release)
@@ -76,7 +80,8 @@ def load_motifs(release: str = JASPAR_RELEASE) -> dict[str, tuple[str, np.ndarra
     for key, matrix_id in (("A", MOTIF_A), ("B", MOTIF_B), ("CTCF", MOTIF_CTCF)):
         motif = db.fetch_motif_by_id(matrix_id)
         counts = np.array([motif.counts[b] for b in "ACGT"], dtype=np.float64).T
-        motifs[key] = (motif.name, counts / counts.sum(axis=1, keepdims=True))
+        sharpened = (counts / counts.sum(axis=1, keepdims=True)) ** SHARPEN
+        motifs[key] = (motif.name, sharpened / sharpened.sum(axis=1, keepdims=True))
     return motifs
 
 
@@ -253,7 +258,7 @@ def make_genome(out: str | Path, *, seed: int = 0, contigs: int = 3, contig_leng
         "seed": seed, "contigs": dict(chroms), "jaspar_release": JASPAR_RELEASE,
         "motifs": {k: {"matrix_id": i, "name": motifs[k][0]}
                    for k, i in (("A", MOTIF_A), ("B", MOTIF_B), ("CTCF", MOTIF_CTCF))},
-        "rules": {"peak_height": PEAK_HEIGHT, "peak_sd": PEAK_SD, "background": BACKGROUND,
+        "rules": {"sharpen": SHARPEN, "peak_height": PEAK_HEIGHT, "peak_sd": PEAK_SD, "background": BACKGROUND,
                   "gene_level": GENE_LEVEL, "gene_length": GENE_LENGTH, "gene_offset": GENE_OFFSET,
                   "near_max": NEAR_MAX, "far_range": FAR_RANGE, "ctcf_range": CTCF_RANGE,
                   "contact_bin": CONTACT_BIN, "max_contact_bins": MAX_CONTACT_BINS, "decay": DECAY, "loop": LOOP},
