@@ -640,3 +640,16 @@ def test_score_cli_reports_an_unreadable_vcf_in_one_line(tmp_path, guanine, capf
     err = _cli_error(capfd, ["-q", "score", "--model", guanine, "--fasta", str(CHR20), "--vcf", str(path),
                              "--scorer", SCORER, "--out", str(tmp_path / "out")])
     assert f"error: {path}: " in err
+
+
+def test_duplicated_contig_name_in_a_bgzipped_fasta_is_refused(tmp_path):
+    plain = _write_fasta(tmp_path / "dup.fa", [("chrA", _real_dna(100_000, 500)), ("chrB", _real_dna(101_000, 300)),
+                                               ("chrA", _real_dna(102_000, 400))])
+    path = tmp_path / "dup.fa.gz"
+    pysam.tabix_compress(str(plain), str(path))
+    with pytest.raises(InputError, match="'chrA' appears twice") as info:
+        Reference(path)
+    assert str(path) in _one_line(info.value)
+    good = _write_fasta(tmp_path / "good.fa", [("chrA", _real_dna(100_000, 500)), ("chrB", _real_dna(101_000, 300))])
+    pysam.tabix_compress(str(good), str(tmp_path / "good.fa.gz"))
+    assert Reference(tmp_path / "good.fa.gz").contigs == {"chrA": 500, "chrB": 300}

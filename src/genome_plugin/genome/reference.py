@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import logging
 import os
 import re
@@ -24,6 +25,7 @@ _NON_ACGTN = re.compile(r"[^ACGTN]")
 _NUCLEOTIDE = frozenset("ACGTUNRYKMSWBDHV")  # bases and IUPAC nucleotide codes
 _SNIFF_BASES = 1000  # letters read from the start of each contig to tell DNA from protein
 _SNIFF_CONTIGS = 10_000
+_HEADER = re.compile(rb"\n>(\S*)[^\n]*(?=\n)")
 
 
 def contig_aliases(name: str) -> list[str]:
@@ -77,6 +79,7 @@ class Reference:
         if first not in (b">", b"\x1f"):
             raise InputError("not a FASTA file (first character is not '>')", path=self.path)
         self._tmp: Path | None = None
+        self._built = False
         self._fasta = self._open()
         self._lengths = dict(zip(self._fasta.references, self._fasta.lengths))
         self._warned_iupac = False
@@ -97,10 +100,30 @@ class Reference:
             message = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
             raise InputError(f"cannot index/read FASTA ({message})", path=self.path) from err
         problem = self._layout_problem(fai)
+        if problem is None and self._built and self._bgzipped():
+            problem = self._duplicate_names()
         if problem is not None:
             fasta.close()
             raise InputError(problem, path=self.path)
         return fasta
+
+    def _duplicate_names(self) -> str | None:
+        """A contig name given twice in a bgzipped FASTA (read once, when its index is built), else None."""
+        seen: set[bytes] = set()
+        tail = b"\n"
+        with gzip.open(self.path, "rb") as handle:
+            while chunk := handle.read(1 << 22):
+                data = tail + chunk
+                cut = data.rfind(b"\n")
+                for match in _HEADER.finditer(data, 0, cut + 1):
+                    name = match[1]
+                    if name in seen:
+                        return f"contig name {name.decode(errors='replace')!r} appears twice"
+                    seen.add(name)
+                # Carry a partial header line (or the newline before the next one); a partial sequence
+                # line is dropped, so an unwrapped chromosome is never held whole.
+                tail = data[cut:] if len(data) - cut == 1 or data[cut + 1:cut + 2] == b">" else b""
+        return None
 
     def _open_index(self) -> tuple[pysam.FastaFile, Path]:
         """Open with the existing index when it can be trusted, else build one (in a temporary folder if need be)."""
@@ -110,6 +133,7 @@ class Reference:
             if problem is None:
                 return pysam.FastaFile(str(self.path)), fai
             log.warning("%s: %s; rebuilding the index", fai, problem)
+        self._built = True
         if os.access(self.path.parent, os.W_OK):
             pysam.faidx(str(self.path))
             return pysam.FastaFile(str(self.path)), fai
