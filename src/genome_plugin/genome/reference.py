@@ -60,7 +60,9 @@ class Reference:
     """A FASTA reference genome (plain, or bgzip-compressed with its .fai/.gzi).
 
     A missing ``.fai`` index is built next to the FASTA, or in a temporary folder when that folder is
-    read-only (as Galaxy datasets may be). Sequence comes back upper-case, non-ACGT letters as N
+    read-only (as Galaxy datasets may be; removed again on close, collection or exit). An index older
+    than the FASTA, or whose offsets disagree with the file, is rebuilt (with a warning). A contig name
+    given twice and a protein FASTA are refused. Sequence comes back upper-case, non-ACGT letters as N
     (said once in the log), N-padded where a window runs past a chromosome end.
     """
 
@@ -99,9 +101,9 @@ class Reference:
         except (OSError, ValueError, pysam.SamtoolsError) as err:
             message = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
             raise InputError(f"cannot index/read FASTA ({message})", path=self.path) from err
-        problem = self._layout_problem(fai)
-        if problem is None and self._built and self._bgzipped():
-            problem = self._duplicate_names()
+        problem = None
+        if self._built:  # an existing index was checked before it was trusted
+            problem = self._duplicate_names() if self._bgzipped() else self._layout_problem(fai)
         if problem is not None:
             fasta.close()
             raise InputError(problem, path=self.path)
