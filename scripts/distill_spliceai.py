@@ -91,6 +91,10 @@ def main() -> int:
                                   "mutation_rate": data.mutation_rate, "init_teacher": student.init_teacher,
                                   "first_losses": result.losses[:5], "last_losses": result.losses[-5:],
                                   "before": result.initial, "after": result.metrics}
+    else:
+        card = json.loads((student_dir / "model_card.json").read_text())["distillation"]
+        report["distillation"] = {k: card[k] for k in ("steps", "seconds", "augmentation", "metrics_before",
+                                                       "metrics")}
     members = out / "members"
     ensemble = load_ensemble()
     for i in range(ensemble.size):
@@ -106,7 +110,7 @@ def main() -> int:
     for i in range(0 if args.skip_members else ensemble.size):
         t, frame = _score(out / f"scores_member{i + 1}", args, ["--checkpoint", str(members / f"member{i + 1}")])
         runs[f"member {i + 1}"] = {"seconds": round(t, 1), "within_0.05": _agreement(frame, ref)}
-    report["scoring"] = {"vcf": args.vcf, "records": int(ref["record"].nunique()), "runs": runs,
+    report["scoring"] = {"vcf": args.vcf, "variants": int(ref["variant_id"].nunique()), "runs": runs,
                          "speed_ratio_student_vs_ensemble": round(t_ens / t_student, 2)}
     (out / "report.json").write_text(json.dumps(report, indent=1))
     print(json.dumps(report, indent=1))
