@@ -215,3 +215,26 @@ def test_contact_map_command(tmp_path):
         expected = adata.layers[layer[:-1]][:, 0] if layer else adata.X[:, 0]
         np.testing.assert_allclose(np.sort(pixels["count"].to_numpy()), np.sort(expected), rtol=1e-6)
     assert (out / "contacts.png").stat().st_size > 10_000
+
+
+def test_random_weights_are_named_in_uns_figure_and_log(tmp_path, caplog, monkeypatch):
+    from genome_plugin import plugins
+    from genome_plugin.plots import plot_tracks
+
+    monkeypatch.setattr(plugins, "_loaded", {})  # a fresh process: the model is loaded (and warned about) here
+    out = tmp_path / "tiny"
+    assert main(["predict", "--model", "alphagenome-tiny", "--fasta", FASTA, "--interval", "chr20:29000-29128",
+                 "--output-type", "dnase", "--out", str(out)]) == 0
+    meta = ad.read_h5ad(out / "predictions.dnase_1bp.h5ad").uns["genome_plugin"]
+    assert meta["model"] == "alphagenome-tiny"
+    assert meta["weights"] == "random (untrained): predictions carry no biological meaning"
+    warned = [r for r in caplog.records if "predictions carry no biological meaning" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelname == "WARNING"
+    title = plot_tracks(ad.read_h5ad(out / "predictions.dnase_1bp.h5ad")).get_suptitle()
+    assert "alphagenome-tiny" in title and "random (untrained)" in title
+
+
+def test_trained_weights_carry_no_random_note(tmp_path):
+    assert _run("predict", "--model", "toy-cli", "--fasta", FASTA, "--interval", "chr20:29000-29128",
+                "--output-type", "dnase", "--out", str(tmp_path)) == 0
+    assert ad.read_h5ad(tmp_path / "predictions.dnase_1bp.h5ad").uns["genome_plugin"]["weights"] == ""

@@ -2,7 +2,8 @@
 
 - ``var`` is always a track table (``name``, ``strand`` and metadata columns; unique (name, strand)).
 - ``uns["genome_plugin"]`` always records the kind of result, model name/version, checkpoint hash,
-  output type, resolution, genome_plugin version and reference FASTA name (plus the scorer for scores).
+  output type, resolution, genome_plugin version and reference FASTA name (plus the scorer for scores);
+  ``weights`` says when they are a random initialisation (the outputs are then not predictions).
 - ``obs`` depends on the kind:
   ``tracks``: genomic bins with ``chrom``, ``start``, ``end``, ``interval_id``;
   ``contact_map``: upper-triangle pixels with ``bin1_id``, ``bin2_id``, ``chrom``, ``start1``, ``end1``,
@@ -26,6 +27,7 @@ import pandas as pd
 
 from genome_plugin.errors import InputError
 from genome_plugin.genome.intervals import Interval
+from genome_plugin.models import weights_note
 from genome_plugin.tracks import TrackTable
 
 __all__ = ["KINDS", "provenance", "read_h5ad", "tracks_to_anndata", "validate", "write_h5ad"]
@@ -56,6 +58,7 @@ def provenance(kind: str, *, model: Any = None, output_type: Any = None, resolut
         "resolution": int(resolution) if resolution is not None else -1,
         "genome_plugin_version": __version__,
         "reference": os.path.basename(str(reference)) if reference else "",
+        "weights": weights_note(card),
     }
     record.update({k: _h5_safe(v) for k, v in extra.items()})
     return record

@@ -12,7 +12,10 @@ import numpy as np
 from genome_plugin.errors import InputError
 from genome_plugin.tracks import OutputType, TrackTable
 
-__all__ = ["ModelEntry", "SequenceModel", "Predictions"]
+__all__ = ["ModelEntry", "SequenceModel", "Predictions", "RANDOM_WEIGHTS_NOTE", "weights_note"]
+
+#: What ``uns["genome_plugin"]["weights"]``, figure titles and the log say about a model with random weights.
+RANDOM_WEIGHTS_NOTE = "random (untrained): predictions carry no biological meaning"
 
 #: Predictions keyed by (output type, resolution in bp): arrays (B, S // resolution, tracks) for 1-D
 #: tracks, (B, n, n, tracks) for contact maps.
@@ -73,8 +76,16 @@ class SequenceModel(abc.ABC):
         return self.tracks(output_type, organism).strand_swap()
 
     def card(self) -> dict[str, Any]:
-        """The model card: name, version, licence, citation, weights checksum, description, ..."""
+        """The model card: name, version, licence, citation, weights checksum, description, ...
+
+        A model whose weights are a random initialisation says so with ``"random_weights": True``.
+        """
         return {"name": self.name, "version": self.version}
+
+
+def weights_note(card: Mapping[str, Any]) -> str:
+    """:data:`RANDOM_WEIGHTS_NOTE` for a model card flagged ``random_weights``, else ``""``."""
+    return RANDOM_WEIGHTS_NOTE if card.get("random_weights") else ""
 
 
 @dataclasses.dataclass(frozen=True)

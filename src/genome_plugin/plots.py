@@ -195,7 +195,13 @@ def _title(adata: ad.AnnData, what: str) -> str:
     meta = adata.uns["genome_plugin"]
     model = f"{meta.get('model', '')} {meta.get('model_version', '')}".strip()
     output = str(meta.get("output_type", ""))
-    return f"{OUTPUT_NAMES.get(output, output)} {what} at {meta.get('resolution')} bp, {model}"
+    return f"{OUTPUT_NAMES.get(output, output)} {what} at {meta.get('resolution')} bp, {model}{_weights(meta)}"
+
+
+def _weights(meta: Any) -> str:
+    """A title suffix saying the weights are random, so nobody reads a figure of noise as biology."""
+    note = str(meta.get("weights", "") or "")
+    return f" (weights {note})" if note else ""
 
 
 def plot_tracks(adata: ad.AnnData, *, interval_id: str | None = None, tracks: Sequence[int | str] | None = None,
@@ -353,8 +359,8 @@ def plot_contact_map(adata: ad.AnnData, *, interval_id: str | None = None,
                 ax.plot([start], [variant.start], marker=">", color=VARIANT_COLOUR, markersize=6, clip_on=False)
     label = f"{wanted}" + (f", variant {variant}" if variant is not None else "")
     meta = adata.uns["genome_plugin"]
-    figure.suptitle(f"Predicted contact map ({meta.get('resolution')} bp bins), {meta.get('model', '')}\n{label}",
-                    fontsize=10)
+    figure.suptitle(f"Predicted contact map ({meta.get('resolution')} bp bins), {meta.get('model', '')}"
+                    f"{_weights(meta)}\n{label}", fontsize=10)
     return figure
 
 
@@ -419,5 +425,6 @@ def plot_ism(adata: ad.AnnData, *, track: int | str = 0) -> Figure:
     scorer = adata.uns["genome_plugin"].get("scorer", {})
     name = scorer.get("name", "") if isinstance(scorer, dict) else str(scorer)
     figure.suptitle(f"In silico mutagenesis of {interval}: {_track_label(adata, column).splitlines()[0]}, "
-                    f"{name}, {adata.uns['genome_plugin'].get('model', '')}", fontsize=10)
+                    f"{name}, {adata.uns['genome_plugin'].get('model', '')}{_weights(adata.uns['genome_plugin'])}",
+                    fontsize=10)
     return figure

@@ -18,7 +18,7 @@ import pluggy
 
 from genome_plugin import hookspecs
 from genome_plugin.errors import GenomePluginError
-from genome_plugin.models import ModelEntry, SequenceModel
+from genome_plugin.models import ModelEntry, SequenceModel, weights_note
 
 __all__ = ["DEFAULT_PLUGINS", "ENV_VAR", "get_models", "get_plugins", "get_scorers", "get_writers", "load_model", "pm"]
 
@@ -165,5 +165,9 @@ def load_model(name: str, **options: Any) -> SequenceModel:
         raise GenomePluginError(msg)
     key = (name, tuple(sorted(options.items())))
     if key not in _loaded:
-        _loaded[key] = models[name].loader(**options)
+        model = models[name].loader(**options)
+        note = weights_note(model.card())
+        if note:  # once per process: the model is loaded once
+            log.warning("model %s: weights are %s", name, note)
+        _loaded[key] = model
     return _loaded[key]

@@ -33,7 +33,7 @@ def _load_tiny(*, checkpoint: str | None = None) -> Any:
 
     if checkpoint:
         return AlphaGenomeModel.from_checkpoint(checkpoint)
-    return AlphaGenomeModel.random("tiny")
+    return AlphaGenomeModel.random("tiny", name="alphagenome-tiny")  # outputs carry the name the user typed
 
 
 @hookimpl

@@ -142,7 +142,8 @@ class AlphaGenomeModel(SequenceModel):
         """A randomly initialised preset (no trained weights): for tests, teaching and benchmarks."""
         config = AlphaGenomeConfig.preset(preset)
         model = init_on_host(config, seed)
-        card = {"name": f"alphagenome-{preset}-random", "licence": "Apache-2.0", "weights": "random initialisation"}
+        card = {"name": f"alphagenome-{preset}-random", "licence": "Apache-2.0", "weights": "random initialisation",
+                "random_weights": True}
         return cls(model, card=card, **kwargs)
 
     # ---------------------------------------------------------------------------------- contract
