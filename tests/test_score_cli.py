@@ -12,6 +12,7 @@ from alphagenome.models import dna_output
 from alphagenome.models import variant_scorers as vs
 
 from genome_plugin import cli, plugins
+from genome_plugin.errors import InputError
 from genome_plugin.hookspecs import hookimpl
 from genome_plugin.models import ModelEntry, SequenceModel
 from genome_plugin.scoring.base import Scorer, ScoreResult
@@ -192,3 +193,43 @@ def test_only_the_packages_own_errors_and_user_paths_are_input_errors():
     for err in (KeyError("config"), ValueError("could not broadcast"), OSError(28, "No space left on device"),
                 TypeError("bad operand"), ScorerError("scorer x failed"), RuntimeError("boom")):
         assert not cli.is_input_error(err), err
+
+
+def test_default_windows_follow_the_models_preferred_length():
+    from genome_plugin.models import default_length
+    from genome_plugin.scoring.engine import _sequence_length
+
+    tiny = plugins.load_model("alphagenome-tiny")
+    assert tiny.preferred_length() == 16_384  # the smallest official length, not the 1 Mb of the full model
+    assert _sequence_length(tiny, None) == 16_384  # score used the longest accepted length: 1,048,576
+    assert default_length(tiny, at_least=20_000) == 131_072  # a region longer than the preference is held whole
+    assert default_length(tiny, 20_000) == 131_072
+    assert GuanineModel().preferred_length() == 16_384  # a model taking any length gets the default window
+
+
+def test_a_window_that_cannot_fit_in_memory_stops_before_it_starts(tmp_path, capsys, monkeypatch):
+    from genome_plugin.models import check_memory
+
+    monkeypatch.setenv("GENOME_PLUGIN_MEMORY_LIMIT", "256M")
+    out = tmp_path / "score"
+    code = cli.main(["score", "--model", "alphagenome-tiny", "--fasta", FASTA, "--vcf", str(VARIANTS),
+                     "--scorer", "center_mask_dnase_501_diff_sum", "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "16,384 bp" in err and "--sequence-length" in err and "0.2 GiB available" in err
+    assert not list(out.glob("*.h5ad")) and not (out / "scores.tsv").exists()
+    code = cli.main(["predict-variant", "--model", "alphagenome-tiny", "--fasta", FASTA, "--variant",
+                     "chr20:29367:T>C", "--out", str(tmp_path / "variant")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "--width" in err, err
+    tiny = plugins.load_model("alphagenome-tiny")
+    # 1 Mb REF+ALT (the run, killed above 14.9 GB): 2 x (8192^2 tokens^2 x 2 heads x 64 B
+    # + 1,048,576 bp x 16 x 32 B) + 1 GiB = 19.3e9 bytes
+    assert tiny.host_memory_bytes(1_048_576, 2) == 2 * (8192**2 * 2 * 64 + 1_048_576 * 16 * 32) + 2**30
+    monkeypatch.setenv("GENOME_PLUGIN_MEMORY_LIMIT", "16G")
+    with pytest.raises(InputError, match="need about 18.0 GiB"):
+        check_memory(tiny, 1_048_576, batch=2)
+    check_memory(tiny, 131_072, batch=2)
+    monkeypatch.setenv("GENOME_PLUGIN_MEMORY_LIMIT", "lots")
+    with pytest.raises(InputError, match="GENOME_PLUGIN_MEMORY_LIMIT"):
+        check_memory(tiny, 16_384)

@@ -32,7 +32,7 @@ from genome_plugin.adata import contact_map_to_anndata, provenance, tracks_to_an
 from genome_plugin.errors import InputError
 from genome_plugin.genome.intervals import Interval, Variant
 from genome_plugin.genome.reference import Reference, variant_sequences
-from genome_plugin.models import Predictions
+from genome_plugin.models import Predictions, check_memory, default_length
 from genome_plugin.mutagenesis import ism
 from genome_plugin.predict import (
     DEFAULT_BATCH_SIZE,
@@ -49,7 +49,6 @@ from genome_plugin.predict import (
 from genome_plugin.tracks import OutputType
 
 __all__ = [
-    "DEFAULT_VARIANT_WIDTH",
     "contact_map",
     "ism",
     "predict_interval",
@@ -59,9 +58,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: Default window (bp) predicted around a variant; the model's smallest valid length at least this long.
-DEFAULT_VARIANT_WIDTH = 16_384
 
 
 def result_key(output_type: OutputType, resolution: int) -> str:
@@ -236,7 +232,8 @@ def predict_sequence(
 def _variant_window(predictor: Predictor, variant: Variant, width: int | None,
                     strand: str) -> tuple[Interval, Interval]:
     """The window reported around ``variant`` and the (possibly wider, with context) window the model sees."""
-    length = predictor.model.valid_length(width or DEFAULT_VARIANT_WIDTH)
+    length = default_length(predictor.model, width)
+    check_memory(predictor.model, length, batch=2, flag="a smaller --width")  # REF and ALT
     shown = predictor.window(variant.interval(length).with_strand(strand), with_context=False)
     if not (shown.start <= variant.start and variant.end <= shown.end):
         msg = f"variant {variant} does not fit in the {shown.width} bp window {shown}"
@@ -306,7 +303,7 @@ def predict_variant(
     variants
         ``Variant`` objects or ``chrom:pos:REF>ALT`` strings (1-based, VCF style).
     width
-        Window length in bp (default :data:`DEFAULT_VARIANT_WIDTH`; made a length the model accepts).
+        Window length in bp (default: the model's preferred length; made a length the model accepts).
     strand
         Strand to predict the windows on (the output is in + strand order either way).
 

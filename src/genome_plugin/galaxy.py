@@ -530,7 +530,7 @@ def _score_tool(registry: Registry) -> gxt.Tool:
     tool.inputs.append(_tracks_param())
     tool.inputs.append(gxp.IntegerParam(None, argument="--sequence-length", optional=True, min=1024,
                                         label="Model input window (bp)",
-                                        help="Default: the longest the model accepts, else 131072"))
+                                        help="Default: the model's preferred length (16384 for alphagenome-tiny)"))
     tool.inputs.append(gxp.IntegerParam(None, argument="--top-n", value=3, min=1, max=100,
                                         label="Tracks per scorer shown in the VCF INFO field"))
     tool.inputs.append(_rc_average_param())

@@ -24,6 +24,7 @@ from genome_plugin.adata import provenance, validate
 from genome_plugin.errors import InputError
 from genome_plugin.genome.intervals import Interval, Variant
 from genome_plugin.genome.sequence import ALPHABET, reverse_complement
+from genome_plugin.models import check_memory, default_length
 from genome_plugin.predict import (
     DEFAULT_BATCH_SIZE,
     ModelLike,
@@ -137,8 +138,8 @@ def ism(
     if kind not in predictor.requests:
         msg = f"the track filter kept no {kind.value} track"
         raise InputError(msg)
-    window = predictor.window(interval.resize(max(width or interval.width, interval.width))
-                              if width else interval)
+    window = predictor.window(interval.resize(default_length(model, width, at_least=interval.width)))
+    check_memory(model, window.width, batch=predictor.batch_size, flag="a smaller --width")
     plus = window.with_strand("+")
     ref_seq = ref.fetch(plus)
     strand = "-" if window.strand == "-" else "+"

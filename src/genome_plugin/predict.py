@@ -41,7 +41,7 @@ from genome_plugin.errors import InputError
 from genome_plugin.genome.intervals import Interval, Variant
 from genome_plugin.genome.reference import Reference
 from genome_plugin.genome.sequence import one_hot, reverse_complement
-from genome_plugin.models import Predictions, SequenceModel
+from genome_plugin.models import Predictions, SequenceModel, check_memory
 from genome_plugin.selector import UnknownColumnError, parse_selector
 from genome_plugin.tracks import OutputType, TrackTable
 
@@ -397,6 +397,7 @@ class Predictor:
         # most log2(batch_size) + 1 compiled shapes per length, and a lone 1 Mb window is not padded to 4.
         batch = min(self.batch_size, 1 << (n - 1).bit_length())
         length = len(sequences[0])
+        check_memory(self.model, length, batch=batch, flag="a narrower interval or a smaller batch")
         chunks: dict[tuple[OutputType, int], list[np.ndarray]] = {}
         for first in range(0, n, batch):
             group = sequences[first:first + batch]

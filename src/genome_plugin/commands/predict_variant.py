@@ -27,14 +27,13 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from genome_plugin.api import DEFAULT_VARIANT_WIDTH
-
     add_model_arguments(parser)
     parser.add_argument("--fasta", required=True, help="reference FASTA the variants are called against")
     parser.add_argument("--variant", action="append", required=True, metavar="CHR:POS:REF>ALT",
                         help="variant (1-based position, VCF style), repeatable, e.g. chr20:29367:T>C")
-    parser.add_argument("--width", type=int, default=DEFAULT_VARIANT_WIDTH, metavar="BP",
-                        help="window predicted around each variant in bp (raised to a length the model accepts)")
+    parser.add_argument("--width", type=int, metavar="BP",
+                        help="window predicted around each variant in bp (raised to a length the model accepts; "
+                             "unset, the model's preferred length)")
     parser.add_argument("--strand", choices=("+", "-"), default="+",
                         help="strand to predict on (outputs are in + strand order either way)")
     add_track_arguments(parser)

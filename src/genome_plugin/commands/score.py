@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="variants whose scores give the background for quantile scores")
     add_tracks_argument(parser)
     parser.add_argument("--sequence-length", type=int, metavar="BP",
-                        help="model input window; unset, the longest the model accepts, else 131072")
+                        help="model input window; unset, the model's preferred length (16384 for alphagenome-tiny)")
     parser.add_argument("--window-stride", type=int, metavar="BP",
                         help="variants whose nearest window centre (a multiple of this) is the same share one "
                              "REF prediction; unset, sequence length / 16; 1 centres each window exactly")

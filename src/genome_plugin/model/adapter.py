@@ -27,6 +27,8 @@ from genome_plugin.tracks import OutputType, TrackTable
 __all__ = ["OFFICIAL_INPUT_LENGTHS", "AlphaGenomeModel", "align_alt_1bp", "junction_track_table"]
 
 OFFICIAL_INPUT_LENGTHS = (16_384, 131_072, 524_288, 1_048_576)
+#: Preferred windows of presets (bp) other than the smallest official length.
+_PREFERRED_LENGTHS = {"full": 1_048_576}
 _HEAD_FOR_TYPE = {OutputType[spec.output_type]: name for name, spec in HEAD_SPECS.items()}
 
 
@@ -183,6 +185,29 @@ class AlphaGenomeModel(SequenceModel):
             return super().valid_length(length)
         multiple = self.config.sequence_multiple
         return max(-(-length // multiple) * multiple, multiple)
+
+    def preferred_length(self) -> int:
+        """The full preset's 1 Mb training context; smaller presets the smallest official length (16 kb).
+
+        A card may state its own ``preferred_length`` (a checkpoint trained at another length).
+        """
+        stated = self._card.get("preferred_length")
+        if stated:
+            return self.valid_length(int(stated))
+        return self.valid_length(_PREFERRED_LENGTHS.get(self.config.name, min(OFFICIAL_INPUT_LENGTHS)))
+
+    def host_memory_bytes(self, length: int, batch: int = 1) -> int | None:
+        """Rough and deliberately high: attention logits dominate at long windows.
+
+        Per window: (length / 128)^2 tokens^2 x heads x 4 bytes x 16 (logits, softmax and the buffers
+        XLA keeps) plus length x first encoder width x 32 bytes, and 1 GiB for the process and weights.
+        Calibrated on the tiny preset (0.7 GiB peak at 16 kb and 0.8 GiB at 131 kb measured; a
+        1 Mb REF+ALT batch was killed above 14.9 GB, which this puts at 19 GB).
+        """
+        tokens = length // self.config.encoder.resolution
+        attention = tokens**2 * self.config.transformer.num_heads * 4 * 16
+        per_window = attention + length * self.config.encoder.widths[0] * 32
+        return batch * per_window + 2**30
 
     def card(self) -> dict[str, Any]:
         card = {k: v for k, v in self._card.items() if k not in ("tracks", "config")}

@@ -40,7 +40,7 @@ from genome_plugin.genome.intervals import Interval, Variant
 from genome_plugin.genome.reference import Reference, contig_aliases, variant_sequences
 from genome_plugin.genome.sequence import one_hot
 from genome_plugin.genome.vcf import read_vcf
-from genome_plugin.models import SequenceModel
+from genome_plugin.models import SequenceModel, check_memory, default_length
 from genome_plugin.scoring.align import align_alternate
 from genome_plugin.scoring.base import ScoreResult, ScoringContext
 from genome_plugin.scoring.catalogue import resolve_scorers
@@ -61,12 +61,10 @@ from genome_plugin.scoring.outputs import (
 from genome_plugin.selector import parse_selector
 from genome_plugin.tracks import OutputType, TrackTable
 
-__all__ = ["DEFAULT_MAX_ALLELE_LENGTH", "DEFAULT_SEQUENCE_LENGTH", "ScoreRun", "parse_chunk", "score_variants"]
+__all__ = ["DEFAULT_MAX_ALLELE_LENGTH", "ScoreRun", "parse_chunk", "score_variants"]
 
 log = logging.getLogger(__name__)
 
-#: Window length for models that take any length (fully convolutional ones).
-DEFAULT_SEQUENCE_LENGTH = 131_072
 #: Longer REF or ALT alleles are reported, not scored: indel alignment assumes the allele is small next to the window.
 DEFAULT_MAX_ALLELE_LENGTH = 100
 DEFAULT_CHECKPOINT_EVERY = 256
@@ -365,6 +363,7 @@ def score_variants(
     region_interval = _parse_region(region)
     plan = _plan(model, scorers, organism=organism, annotation=annotation, track_query=track_query)
     length = _sequence_length(model, sequence_length)
+    check_memory(model, length, batch=2 * batch_size, flag="a shorter --sequence-length")  # REF and ALT
     coarsest = max((r for t in plan.requests for r in model.resolutions(t)), default=1)
     stride = window_stride if window_stride is not None else max(coarsest, (length // 16) // coarsest * coarsest)
     if stride < 1:
@@ -410,10 +409,7 @@ def score_variants(
 
 
 def _sequence_length(model: SequenceModel, requested: int | None) -> int:
-    if requested is not None:
-        return model.valid_length(requested)
-    lengths = model.input_lengths()
-    return max(lengths) if lengths else model.valid_length(DEFAULT_SEQUENCE_LENGTH)
+    return default_length(model, requested)
 
 
 def _run(predictor: Any, plan: _Plan, reference: Reference, todo: list[Entry], *, ledger: Checkpoint | None,
