@@ -69,3 +69,17 @@ def test_h5ad_is_readable_by_plain_anndata(tmp_path):
     write_h5ad(_tracks_adata(), path)
     plain = ad.read_h5ad(path)
     assert plain.shape == (4, 3)
+
+
+def test_repeated_strings_are_written_as_categoricals_without_anndata_log_lines(tmp_path, caplog):
+    adata = _tracks_adata()
+    adata.obs["label"] = ["x", "x", "y", "x"]  # repeated: anndata would log "... storing 'label' as categorical"
+    adata.obs["unique"] = ["p", "q", "r", "s"]  # all distinct: stays a string column, as anndata leaves it
+    adata.var["assay"] = adata.var["assay"].astype(object)
+    with caplog.at_level("DEBUG"):
+        write_h5ad(adata, tmp_path / "t.h5ad")
+    assert not [r for r in caplog.records if "as categorical" in r.getMessage()]
+    back = read_h5ad(tmp_path / "t.h5ad")
+    assert isinstance(back.obs["label"].dtype, pd.CategoricalDtype) and list(back.obs["label"]) == ["x", "x", "y", "x"]
+    assert not isinstance(back.obs["unique"].dtype, pd.CategoricalDtype) and list(back.obs["unique"]) == list("pqrs")
+    assert isinstance(back.var["assay"].dtype, pd.CategoricalDtype) and list(back.var["assay"]) == ["x", "x", "y"]

@@ -134,9 +134,21 @@ def validate(adata: ad.AnnData) -> ad.AnnData:
 
 
 def write_h5ad(adata: ad.AnnData, path: str | os.PathLike[str]) -> None:
-    """Validate and write (gzip-compressed) h5ad."""
+    """Validate and write (gzip-compressed) h5ad; repeated-string obs/var columns are stored as categoricals."""
     validate(adata)
+    for frame in (adata.obs, adata.var):
+        _strings_to_categoricals(frame)
     adata.write_h5ad(path, compression="gzip")
+
+
+def _strings_to_categoricals(frame: pd.DataFrame) -> None:
+    """anndata's own rule (string columns with repeated values become categorical), without its log line per column."""
+    for column in frame.columns:
+        if pd.api.types.infer_dtype(frame[column]) != "string":
+            continue
+        values = pd.Categorical(frame[column])
+        if len(values.categories) < len(values):
+            frame[column] = values
 
 
 def read_h5ad(path: str | os.PathLike[str]) -> ad.AnnData:
