@@ -233,3 +233,10 @@ def test_a_window_that_cannot_fit_in_memory_stops_before_it_starts(tmp_path, cap
     monkeypatch.setenv("GENOME_PLUGIN_MEMORY_LIMIT", "lots")
     with pytest.raises(InputError, match="GENOME_PLUGIN_MEMORY_LIMIT"):
         check_memory(tiny, 16_384)
+
+
+def test_a_missing_vcf_is_named_before_scorers_are_resolved(tmp_path, capsys):
+    code = cli.main(["score", "--model", "alphagenome-tiny", "--fasta", FASTA, "--vcf", str(tmp_path / "missing.vcf"),
+                     "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == f"genome-plugin score: error: --vcf {tmp_path / 'missing.vcf'}: no such file"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 from genome_plugin.commands._common import (
     add_model_arguments,
@@ -82,6 +83,11 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         msg = f"{', '.join(missing)} required (or --list-scorers)"
         raise InputError(msg)
+    for flag in ("--fasta", "--vcf", "--gtf", "--background-vcf", "--polya-bed"):
+        value = getattr(args, flag[2:].replace("-", "_"), None)
+        if value and not Path(value).is_file():  # before scorers are resolved, whose errors would hide this one
+            msg = f"{flag} {value}: no such file"
+            raise InputError(msg)
     for flag, value, least in (
         ("--sequence-length", args.sequence_length, 1), ("--window-stride", args.window_stride, 1),
         ("--batch-size", args.batch_size, 1), ("--checkpoint-every", args.checkpoint_every, 1),
