@@ -217,15 +217,20 @@ def _validate(config: TrainConfig, path: str) -> None:
     _check(d.batch_size > 0, path, "[data] batch_size", f"must be > 0, got {d.batch_size}")
 
 
-def read_config(path: str | Path, *, out: str | None = None) -> TrainConfig:
-    """Read and validate a training config; relative paths resolve against the config file's folder."""
-    path = Path(path)
+def read_toml(path: Path) -> dict:
+    """The TOML document at ``path``; an unreadable file or bad TOML is a one-line error naming it."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise InputError(f"cannot read the config ({err.strerror})", path=path) from err
     except tomllib.TOMLDecodeError as err:
         raise InputError(f"not valid TOML ({err})", path=path) from err
+
+
+def read_config(path: str | Path, *, out: str | None = None) -> TrainConfig:
+    """Read and validate a training config; relative paths resolve against the config file's folder."""
+    path = Path(path)
+    raw = read_toml(path)
     source = str(path)
     sections = {"data", "model", "optimizer", "loop", "finetune", "card", "out"}
     unknown = sorted(set(raw) - sections)

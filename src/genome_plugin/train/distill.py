@@ -32,7 +32,6 @@ import json
 import logging
 import math
 import time
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +44,7 @@ import optax
 import pandas as pd
 from flax import nnx
 
-from genome_plugin.errors import GenomePluginError, InputError
+from genome_plugin.errors import GenomePluginError
 from genome_plugin.model.config import HEAD_SPECS, AlphaGenomeConfig
 from genome_plugin.tracks import OutputType, TrackTable
 from genome_plugin.train.batch import TRACK_TYPES, parse_target_key, target_key
@@ -57,6 +56,7 @@ from genome_plugin.train.config import (
     _convert,
     _fail,
     _section,
+    read_toml,
 )
 from genome_plugin.train.data import DataConfig
 from genome_plugin.train.losses import (
@@ -139,12 +139,7 @@ class DistillConfig:
 def read_distill_config(path: str | Path, *, out: str | None = None) -> DistillConfig:
     """Read and validate a distillation config; relative paths resolve against the config file's folder."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise InputError(f"cannot read the config ({err.strerror})", path=path) from err
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(f"not valid TOML ({err})", path=path) from err
+    raw = read_toml(path)
     source = str(path)
     sections = {"data", "teachers", "student", "optimizer", "loop", "card", "out"}
     unknown = sorted(set(raw) - sections)
@@ -763,19 +758,7 @@ def distill(student: Any, ensemble: Ensemble, data: Any, *, optimizer: Optimizer
     model.train() if train_mode else model.eval()
     opt = nnx.Optimizer(model, make_optimizer(optimizer, loop.steps), wrt=nnx.Param)
     checkpoints = _Checkpoints(out_dir / CHECKPOINT_DIR, loop.keep_checkpoints)
-    start, latest = 0, checkpoints.latest()
-    if latest is not None and not resume:
-        checkpoints.close()
-        msg = f"{out_dir / CHECKPOINT_DIR} already holds checkpoints (step {latest}); pass --resume or another --out"
-        raise GenomePluginError(msg)
-    if latest is not None:
-        meta = checkpoints.restore(latest, model, opt, None)
-        if meta.get("data_seed") != data.config.seed:
-            checkpoints.close()
-            msg = (f"checkpoint step {latest} was distilled with data seed {meta.get('data_seed')}, "
-                   f"not {data.config.seed}")
-            raise GenomePluginError(msg)
-        start = int(meta["loader"]["next_step"])
+    start = checkpoints.resume(model, opt, None, resume=resume, data_seed=data.config.seed, done="distilled")
 
     @nnx.jit
     def train_step(model, opt, batch):
@@ -822,22 +805,13 @@ def distill(student: Any, ensemble: Ensemble, data: Any, *, optimizer: Optimizer
     return DistillResult(loop.steps, start, initial, final, seconds, out_dir, losses)
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def distill_from_config(config: DistillConfig, *, out_dir: str | Path, resume: bool = False,
                         progress: bool = True) -> tuple[DistillResult, Path]:
     """Run the distillation ``config`` describes; return the result and the saved student's directory."""
     from genome_plugin.model.checkpoint import CARD_NAME
     from genome_plugin.train.data import TrainingData
     from genome_plugin.train.loop import resolve_precision
+    from genome_plugin.train.run import json_safe
 
     out_dir = Path(out_dir).resolve()
     if (out_dir / CARD_NAME).exists():
@@ -862,7 +836,7 @@ def distill_from_config(config: DistillConfig, *, out_dir: str | Path, resume: b
     result = distill(student, ensemble, data, optimizer=config.optimizer, loop=config.loop, out_dir=out_dir,
                      resume=resume, progress=progress, train_mode=s.init_teacher is None)
     c, d = config.card, config.data
-    card = _json_safe({
+    card = json_safe({
         "name": c.name or f"{s.architecture}-{s.preset}-distilled",
         "version": c.version,
         "description": c.description if c.description != CardConfig.description else

@@ -309,12 +309,36 @@ class _Checkpoints:
         import orbax.checkpoint as ocp
 
         self._ocp = ocp
+        self.directory = directory
         self.manager = ocp.CheckpointManager(
             directory.resolve(), options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
         )
 
     def latest(self) -> int | None:
         return self.manager.latest_step()
+
+    def resume(self, model: nnx.Module, opt: nnx.Optimizer, sharding: Any, *, resume: bool, data_seed: int,
+               done: str = "trained") -> int:
+        """The step to start from: 0 with no checkpoint, else the latest one's, restored into ``model``/``opt``.
+
+        Checkpoints without ``resume`` and a checkpoint ``done`` with another data seed are refused (the
+        manager is closed first), so a run never silently continues or overwrites another one.
+        """
+        latest = self.latest()
+        if latest is None:
+            return 0
+        if not resume:
+            self.close()
+            msg = f"{self.directory} already holds checkpoints (step {latest}); pass --resume or another --out"
+            raise GenomePluginError(msg)
+        meta = self.restore(latest, model, opt, sharding)
+        if meta.get("data_seed") != data_seed:
+            self.close()
+            msg = f"checkpoint step {latest} was {done} with data seed {meta.get('data_seed')}, not {data_seed}"
+            raise GenomePluginError(msg)
+        start = int(meta["loader"]["next_step"])
+        log.info("resumed from the checkpoint at step %d", start)
+        return start
 
     def save(self, step: int, model: nnx.Module, optimizer: nnx.Optimizer, meta: dict) -> None:
         ocp = self._ocp
@@ -429,19 +453,7 @@ def train(
     nnx.update(opt, jax.device_put(nnx.state(opt), replicated))
 
     checkpoints = _Checkpoints(out_dir / CHECKPOINT_DIR, loop.keep_checkpoints)
-    start = 0
-    latest = checkpoints.latest()
-    if latest is not None and not resume:
-        checkpoints.close()
-        msg = f"{out_dir / CHECKPOINT_DIR} already holds checkpoints (step {latest}); pass --resume or another --out"
-        raise GenomePluginError(msg)
-    if latest is not None:
-        meta = checkpoints.restore(latest, model, opt, replicated)
-        if meta.get("data_seed") != data.config.seed:
-            msg = f"checkpoint step {latest} was trained with data seed {meta.get('data_seed')}, not {data.config.seed}"
-            raise GenomePluginError(msg)
-        start = int(meta["loader"]["next_step"])
-        log.info("resumed from the checkpoint at step %d", start)
+    start = checkpoints.resume(model, opt, replicated, resume=resume, data_seed=data.config.seed)
 
     num_sites = model.config.heads.num_splice_sites
     tissues = junction_track_tissues(data.tracks)

@@ -43,13 +43,14 @@ def input_licences(config: TrainConfig, files: list[str]) -> list[dict[str, str]
     return out
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """``value`` with non-finite floats as None and tuples as lists, so a model card is valid JSON."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -91,7 +92,7 @@ def train_from_config(
     card = json.loads(card_path.read_text())
     card["name"] = config.card.name or f"alphagenome-{model.config.name}-trained"
     summary = data.summary()
-    card["training"] = _json_safe({
+    card["training"] = json_safe({
         "config_file": config.source,
         "data": summary,
         "folds": summary.get("fold_regions"),
