@@ -24,13 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from genome_plugin.errors import InputError
     from genome_plugin.train.config import read_config
     from genome_plugin.train.run import train_from_config
 
     config = read_config(args.config, out=args.out)
     if config.out is None:
-        msg = f"{args.config}: no output folder: pass --out or set `out` in the config"
-        raise ValueError(msg)
+        raise InputError("no output folder: pass --out or set `out` in the config", path=args.config)
     result, model_dir = train_from_config(config, out_dir=config.out, resume=args.resume, progress=not args.quiet)
     shown = {k: v for k, v in result.metrics.items() if k == "valid/loss" or "pearson_mean" in k
              or k.endswith(("top_k/donor", "top_k/acceptor"))}
